@@ -1,0 +1,29 @@
+"""Snakemake job: response and survival association tables for one cohort."""
+
+import anndata as ad
+import pandas as pd
+
+from her2atlas.association import associate_cohort
+from her2atlas.atomic import write_tsv
+from her2atlas.runtime import from_snakemake
+from her2atlas.signatures import read_catalogue
+
+with from_snakemake(snakemake) as log:
+    adata = ad.read_h5ad(snakemake.input.cohort, backed="r")
+    provenance = adata.uns["provenance"]
+    declared = provenance.get("endpoints", {})
+    survival = declared.get("survival", [])
+    endpoints = {
+        "response": declared.get("response"),
+        "survival": [survival] if isinstance(survival, str) else [str(e) for e in survival],
+    }
+    scores = pd.read_csv(snakemake.input.scores, sep="\t")
+    roles = {s.name: s.role for s in read_catalogue(snakemake.input.catalogue)}
+    response, survival = associate_cohort(
+        adata.obs.copy(), scores, cohort=snakemake.wildcards.cohort,
+        design=provenance["design"], endpoints=endpoints, roles=roles,
+        min_events=snakemake.params.min_events, fdr_family=snakemake.params.fdr_family,
+    )
+    log.info("%d response rows, %d survival rows", len(response), len(survival))
+    write_tsv(snakemake.output.response, response)
+    write_tsv(snakemake.output.survival, survival)

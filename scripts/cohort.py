@@ -1,0 +1,20 @@
+"""Snakemake job: build the harmonised cohort AnnData and its QC summary."""
+
+import json
+
+from her2atlas.atomic import atomic_path, write_text
+from her2atlas.cohort import build_cohort, qc_summary
+from her2atlas.manifest import load_manifest
+from her2atlas.runtime import from_snakemake
+
+with from_snakemake(snakemake) as log:
+    manifest = load_manifest(snakemake.input.manifest, snakemake.params.schema)
+    fetched = json.loads(open(snakemake.input.fetched, encoding="utf-8").read())
+    adata = build_cohort(
+        manifest, snakemake.params.raw_dir, manifest_file=snakemake.input.manifest,
+        fetched=fetched, on_count_mismatch=snakemake.params.on_count_mismatch,
+    )
+    log.info("%d samples x %d genes; counts %s", adata.n_obs, adata.n_vars, adata.uns["counts"])
+    with atomic_path(snakemake.output.h5ad) as tmp:
+        adata.write_h5ad(tmp)
+    write_text(snakemake.output.qc, json.dumps(qc_summary(adata), indent=1) + "\n")

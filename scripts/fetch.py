@@ -1,0 +1,19 @@
+"""Snakemake job: bring a cohort's (or the signature catalogue's) files into data/raw/."""
+
+import json
+
+from her2atlas.atomic import write_text
+from her2atlas.fetch import fetch_all
+from her2atlas.runtime import from_snakemake
+
+with from_snakemake(snakemake) as log:
+    records = fetch_all(
+        snakemake.params.entries,
+        snakemake.params.dest,
+        data_roots=snakemake.params.data_roots,
+        allow_download=snakemake.params.allow_download,
+        context=snakemake.params.context,
+    )
+    for record in records:
+        log.info("%s  %s  from %s", record["sha256"][:12], record["name"], record["source"])
+    write_text(snakemake.output[0], json.dumps(records, indent=2) + "\n")

@@ -1,0 +1,15 @@
+"""Snakemake job: random-effects meta-analysis across cohorts."""
+
+import pandas as pd
+
+from her2atlas.atomic import write_tsv
+from her2atlas.meta import pool
+from her2atlas.runtime import from_snakemake
+
+with from_snakemake(snakemake) as log:
+    for kind in ("response", "survival"):
+        tables = [pd.read_csv(p, sep="\t") for p in snakemake.input[kind]]
+        pooled = pool(tables, min_cohorts=snakemake.params.min_cohorts,
+                      fdr_family=snakemake.params.fdr_family)
+        log.info("%s: %d pooled rows", kind, len(pooled))
+        write_tsv(snakemake.output[kind], pooled)

@@ -1,0 +1,21 @@
+"""Snakemake job: write the self-contained HTML report."""
+
+from pathlib import Path
+
+from her2atlas.report import build_report
+from her2atlas.runtime import from_snakemake
+
+with from_snakemake(snakemake) as log:
+    inputs = {key: list(snakemake.input[key]) for key in
+              ("qc", "cohorts", "scores", "coverage", "response", "survival")}
+    inputs.update(meta_response=snakemake.input.meta_response,
+                  meta_survival=snakemake.input.meta_survival,
+                  catalogue=snakemake.input.catalogue)
+    build_report(
+        inputs=inputs, cohorts=list(snakemake.params.cohorts), out_index=snakemake.output.index,
+        out_dir=str(Path(snakemake.output.index).parent),
+        signature_names=[Path(p).stem.removeprefix("signature_") for p in snakemake.output.signatures],
+        config=dict(snakemake.params.config), title=snakemake.params.title,
+        primary=snakemake.params.primary,
+    )
+    log.info("report written to %s", snakemake.output.index)

@@ -1,0 +1,199 @@
+"""Expression matrices: reading, gene symbol normalisation, units → log2, duplicate collapse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import Her2AtlasError
+
+#: Units a manifest may declare, and how each becomes log2 (recorded in provenance).
+UNIT_RULES = {
+    "log2": "kept as is (already log2)",
+    "log2_fpkm": "kept as is (already log2 FPKM)",
+    "counts": "log2(CPM + 1), CPM = count / library size × 1e6, library size = column sum of the file",
+    "fpkm": "log2(FPKM + 1)",
+    "tpm": "log2(TPM + 1)",
+}
+
+
+def normalise_symbols(symbols) -> pd.Index:
+    """Normalise gene symbols: strip whitespace and upper-case (gene sets get the same treatment)."""
+    return pd.Index([str(s).strip().upper() for s in symbols])
+
+
+def _separator(path: Path) -> str:
+    name = path.name.lower().removesuffix(".gz")
+    return "," if name.endswith(".csv") else "\t"
+
+
+def read_matrix(path: str | Path, *, orientation: str, gene_column: str | None) -> pd.DataFrame:
+    """Read one expression file as a genes × samples float DataFrame.
+
+    Parameters
+    ----------
+    path
+        CSV or TSV, optionally gzipped (separator from the extension).
+    orientation
+        ``genes_by_samples`` (genes are rows) or ``samples_by_genes``.
+    gene_column
+        Column holding gene symbols (genes_by_samples) or sample ids (samples_by_genes);
+        None means the first column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index = raw gene symbols, columns = sample ids, float64 values.
+    """
+    path = Path(path)
+    frame = pd.read_csv(path, sep=_separator(path), dtype=str, keep_default_na=False)
+    key = gene_column or frame.columns[0]
+    if key not in frame.columns:
+        raise Her2AtlasError(
+            f"column {key!r} not found (columns start {list(frame.columns[:5])})",
+            file=str(path),
+            field="expression.gene_column",
+            fix="set gene_column to the column that holds gene symbols / sample ids",
+        )
+    frame = frame.set_index(key)
+    if orientation == "samples_by_genes":
+        frame = frame.T
+    values = frame.replace({"": np.nan, "NA": np.nan, "NaN": np.nan, "nan": np.nan})
+    numeric = values.apply(pd.to_numeric, errors="coerce")
+    bad = numeric.isna() & values.notna()
+    if bad.to_numpy().any():
+        row, col = np.argwhere(bad.to_numpy())[0]
+        raise Her2AtlasError(
+            f"non-numeric expression value {values.iat[row, col]!r} "
+            f"(gene {values.index[row]!r}, sample {values.columns[col]!r}); "
+            f"{int(bad.to_numpy().sum())} such cell(s)",
+            file=str(path),
+            field="expression",
+            fix="remove annotation columns or rows, or declare the right orientation/gene_column",
+        )
+    numeric.index.name = None
+    numeric.columns = [str(c).strip() for c in numeric.columns]
+    return numeric
+
+
+def collapse_duplicates(frame: pd.DataFrame, rule: str) -> tuple[pd.DataFrame, int]:
+    """Collapse rows with the same gene symbol.
+
+    Parameters
+    ----------
+    frame
+        Genes × samples.
+    rule
+        ``highest_mean`` (keep the row with the highest mean), ``mean`` (average the rows) or
+        ``first``.
+
+    Returns
+    -------
+    (pandas.DataFrame, int)
+        The collapsed matrix and the number of rows removed.
+    """
+    if frame.index.is_unique:
+        return frame, 0
+    before = len(frame)
+    if rule == "highest_mean":
+        order = frame.mean(axis=1).to_numpy()
+        # stable: among equal means, keep the first row
+        idx = pd.DataFrame({"g": frame.index, "m": order, "i": np.arange(before)})
+        keep = idx.sort_values(["g", "m", "i"], ascending=[True, False, True]).drop_duplicates("g")
+        out = frame.iloc[np.sort(keep["i"].to_numpy())]
+    elif rule == "mean":
+        out = frame.groupby(level=0, sort=False).mean()
+    elif rule == "first":
+        out = frame[~frame.index.duplicated(keep="first")]
+    else:
+        raise Her2AtlasError(f"unknown duplicate rule {rule!r}",
+                             fix="use highest_mean, mean or first")
+    return out, before - len(out)
+
+
+def to_log2(frame: pd.DataFrame, units: str, *, file: str = "") -> pd.DataFrame:
+    """Convert a genes × samples matrix in ``units`` to log2 scale (see :data:`UNIT_RULES`).
+
+    Raises
+    ------
+    Her2AtlasError
+        For negative values where units cannot be negative, or log-declared data that look
+        unlogged (a value above 100).
+    """
+    if units not in UNIT_RULES:
+        raise Her2AtlasError(f"unknown units {units!r}", file=file, field="expression.units",
+                             fix=f"use one of: {', '.join(UNIT_RULES)}")
+    values = frame.to_numpy(dtype=float)
+    if units in ("counts", "fpkm", "tpm"):
+        if np.nanmin(values) < 0:
+            raise Her2AtlasError(
+                f"negative values in data declared as {units}", file=file,
+                field="expression.units",
+                fix="declare the units the file really holds (e.g. log2)",
+            )
+        if units == "counts":
+            library = np.nansum(values, axis=0)
+            if (library <= 0).any():
+                bad = frame.columns[library <= 0][0]
+                raise Her2AtlasError(f"sample {bad!r} has a library size of 0", file=file,
+                                     fix="remove empty samples")
+            values = np.log2(values / library * 1e6 + 1.0)
+        else:
+            values = np.log2(values + 1.0)
+    elif np.nanmax(values) > 100:
+        raise Her2AtlasError(
+            f"data declared as {units} have values up to {np.nanmax(values):.0f}: they look unlogged",
+            file=file,
+            field="expression.units",
+            fix="declare the units as counts, fpkm or tpm so they are log2-transformed",
+        )
+    return pd.DataFrame(values, index=frame.index, columns=frame.columns)
+
+
+def correct_probe_sums(
+    frame: pd.DataFrame,
+    counts: list[pd.Series],
+    *,
+    max_single_probe: float,
+) -> tuple[pd.DataFrame, dict]:
+    """Turn gene values that are sums of log2 probe values back into per-probe means.
+
+    Parameters
+    ----------
+    frame
+        Genes × samples, each value the sum of the log2 values of the gene's probes.
+    counts
+        Probe counts per normalised symbol, in order of preference (first source that knows a
+        gene wins).
+    max_single_probe
+        Highest plausible log2 value of one probe. Genes with no known probe count whose values
+        exceed it (so they are sums of an unknown number of probes) are dropped.
+
+    Returns
+    -------
+    (pandas.DataFrame, dict)
+        The corrected matrix and a summary for the provenance.
+    """
+    n = pd.Series(np.nan, index=frame.index)
+    matched: list[int] = []
+    for source in counts:
+        source = source.copy()
+        source.index = normalise_symbols(source.index)
+        source = source.groupby(level=0).max()
+        fill = n.isna() & frame.index.isin(source.index)
+        n[fill] = source.reindex(frame.index[fill]).to_numpy()
+        matched.append(int(fill.sum()))
+    unknown = n.isna()
+    corrected = frame.div(n.fillna(1.0), axis=0)
+    too_high = corrected.max(axis=1) > max_single_probe
+    out = corrected[~too_high]
+    summary = {
+        "rule": "gene value / number of platform probes for the gene (values were sums of log2 probes)",
+        "genes_matched_per_source": matched,
+        "genes_without_probe_count_kept_as_single_probe": int((unknown & ~too_high).sum()),
+        "genes_dropped_uncorrectable": int(too_high.sum()),
+        "max_single_probe_log2": max_single_probe,
+    }
+    return out, summary

@@ -1,0 +1,321 @@
+"""The one fetch layer: local mirrors first, then download; checksummed, atomic, resumable.
+
+Every file a cohort or the signature catalogue needs goes through :func:`fetch_file`.
+It looks for the file under the configured data roots (offline mirrors such as
+``../shared/data``), otherwise downloads it, and always
+
+* writes to a temporary file and renames it into place, so ``data/raw/`` never holds a partial file;
+* checks gzip integrity for ``.gz`` files;
+* verifies the sha256 given in the manifest, or records it at first fetch and verifies it later.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import shutil
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path, PurePosixPath
+
+from .atomic import atomic_path, write_text
+from .errors import Her2AtlasError
+
+log = logging.getLogger(__name__)
+
+ALLOWED_SCHEMES = ("https", "http", "file")
+CHUNK = 1 << 20
+RECORD_NAME = "checksums.json"
+
+
+@dataclass(frozen=True)
+class FetchedFile:
+    """Where a fetched file came from and what it is."""
+
+    name: str
+    path: str
+    source: str
+    sha256: str
+    bytes: int
+
+
+def sha256_file(path: str | Path) -> str:
+    """Return the hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def safe_relative(name: str, *, what: str = "file name") -> PurePosixPath:
+    """Check that ``name`` is a relative path that cannot leave its directory.
+
+    Raises
+    ------
+    Her2AtlasError
+        If the name is absolute, contains ``..`` or is empty.
+    """
+    rel = PurePosixPath(name)
+    if not name or rel.is_absolute() or ".." in rel.parts or "\\" in name or name.startswith("~"):
+        raise Her2AtlasError(
+            f"{what} {name!r} is not a safe relative path",
+            field=what,
+            fix="use a path relative to a data root, without '..' or a leading '/'",
+        )
+    return rel
+
+
+def find_in_roots(rel_path: str, data_roots: list[str | Path]) -> Path | None:
+    """Return the first existing ``root/rel_path`` among the data roots, or None."""
+    rel = safe_relative(rel_path, what="path")
+    for root in data_roots:
+        candidate = Path(root) / rel
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def check_gzip(path: str | Path) -> None:
+    """Read a gzip file to the end; raise :class:`Her2AtlasError` if it is truncated or corrupt."""
+    try:
+        with gzip.open(path, "rb") as handle:
+            while handle.read(CHUNK):
+                pass
+    except (OSError, EOFError, zlib.error) as exc:
+        raise Her2AtlasError(
+            f"gzip data is truncated or corrupt ({exc})",
+            file=str(path),
+            fix="the download was incomplete; run again to re-download",
+        ) from exc
+
+
+def _progress(done: int, total: int | None, label: str, last: list[float]) -> None:
+    now = time.monotonic()
+    if now - last[0] < 1.0 and (total is None or done < total):
+        return
+    last[0] = now
+    if total:
+        msg = f"\r  {label}: {done / 1e6:8.1f} / {total / 1e6:.1f} MB ({100 * done / total:5.1f}%)"
+    else:
+        msg = f"\r  {label}: {done / 1e6:8.1f} MB"
+    print(msg, end="", file=sys.stderr, flush=True)
+
+
+def download(
+    url: str,
+    dest: str | Path,
+    *,
+    retries: int = 5,
+    backoff: float = 1.0,
+    timeout: float = 60.0,
+    progress: bool = True,
+) -> Path:
+    """Download ``url`` to ``dest`` atomically, with retries, backoff and resume.
+
+    Parameters
+    ----------
+    url
+        An ``https``, ``http`` or ``file`` URL.
+    dest
+        Final path; it only appears once the whole body has arrived.
+    retries
+        Attempts after the first on connection errors, stalls, HTTP 5xx and 429.
+    backoff
+        First wait in seconds; doubled after each failed attempt.
+    timeout
+        Seconds without data before a connection counts as stalled.
+    progress
+        Print a progress line to stderr.
+
+    Returns
+    -------
+    pathlib.Path
+        ``dest``.
+
+    Raises
+    ------
+    Her2AtlasError
+        On a disallowed scheme, a 4xx answer (other than 429) or when retries are exhausted.
+    """
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    if scheme not in ALLOWED_SCHEMES:
+        raise Her2AtlasError(
+            f"URL scheme {scheme!r} is not allowed",
+            field=url,
+            fix=f"use one of: {', '.join(ALLOWED_SCHEMES)}",
+        )
+    dest = Path(dest)
+    label = dest.name
+    with atomic_path(dest) as part:
+        attempt = 0
+        wait = backoff
+        while True:
+            have = part.stat().st_size if part.exists() else 0
+            request = urllib.request.Request(url, headers={"User-Agent": "her2atlas"})
+            if have and scheme != "file":
+                request.add_header("Range", f"bytes={have}-")
+            try:
+                with urllib.request.urlopen(request, timeout=timeout) as response:
+                    status = getattr(response, "status", 200) or 200
+                    resumed = status == 206
+                    length = response.headers.get("Content-Length")
+                    total = (int(length) + (have if resumed else 0)) if length else None
+                    mode = "ab" if resumed else "wb"
+                    done = have if resumed else 0
+                    last = [0.0]
+                    with open(part, mode) as out:
+                        while block := response.read(CHUNK):
+                            out.write(block)
+                            done += len(block)
+                            if progress:
+                                _progress(done, total, label, last)
+                    if total is not None and done < total:
+                        raise ConnectionError(f"body ended after {done} of {total} bytes")
+                if progress:
+                    print(file=sys.stderr)
+                break
+            except urllib.error.HTTPError as exc:
+                if exc.code == 416 and have:  # range not satisfiable: start over
+                    part.unlink()
+                elif exc.code < 500 and exc.code != 429:
+                    raise Her2AtlasError(
+                        f"download failed with HTTP {exc.code} {exc.reason}",
+                        field=url,
+                        fix="check the URL in the manifest or config; the source may have moved",
+                    ) from exc
+                err: Exception = exc
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+                err = exc
+            else:  # pragma: no cover - loop exits via break
+                continue
+            attempt += 1
+            if attempt > retries:
+                raise Her2AtlasError(
+                    f"download failed after {retries + 1} attempts: {err}",
+                    field=url,
+                    fix="check the network or use a local mirror via 'data_roots' in config.yaml",
+                )
+            log.warning("download of %s failed (%s); retry %d in %.1fs", url, err, attempt, wait)
+            time.sleep(wait)
+            wait *= 2
+        if dest.name.endswith(".gz"):
+            check_gzip(part)
+    return dest
+
+
+def _load_record(directory: Path) -> dict[str, dict]:
+    record = directory / RECORD_NAME
+    if record.is_file():
+        return json.loads(record.read_text(encoding="utf-8"))
+    return {}
+
+
+def fetch_file(
+    entry: dict,
+    dest_dir: str | Path,
+    *,
+    data_roots: list[str | Path],
+    allow_download: bool = True,
+    context: str = "",
+    progress: bool = True,
+) -> FetchedFile:
+    """Bring one declared file into ``dest_dir`` and verify its checksum.
+
+    Parameters
+    ----------
+    entry
+        A manifest file entry: ``name`` (file name in ``dest_dir``), optional ``path`` (relative
+        path under a data root), optional ``url`` and optional ``sha256``.
+    dest_dir
+        ``data/raw/{cohort}/`` (or the signature cache).
+    data_roots
+        Local mirrors searched in order before any download.
+    allow_download
+        If false, a file missing from every data root is an error.
+    context
+        The manifest or config file, named in errors.
+    progress
+        Show download progress.
+
+    Returns
+    -------
+    FetchedFile
+        Name, path, source, sha256 and size.
+    """
+    dest_dir = Path(dest_dir)
+    name = str(safe_relative(entry["name"], what="file name"))
+    if "/" in name:
+        raise Her2AtlasError(
+            f"file name {name!r} must not contain '/'", file=context, field="files.name",
+            fix="give a plain file name; the folder comes from 'path'",
+        )
+    dest = dest_dir / name
+    expected = entry.get("sha256")
+    recorded = _load_record(dest_dir).get(name, {}).get("sha256")
+    source = "cache"
+    if not dest.is_file():
+        local = find_in_roots(entry["path"], data_roots) if entry.get("path") else None
+        if local is not None:
+            with atomic_path(dest) as part:
+                shutil.copyfile(local, part)
+            source = str(local)
+        elif entry.get("url") and allow_download:
+            download(entry["url"], dest, progress=progress)
+            source = entry["url"]
+        else:
+            roots = ", ".join(str(r) for r in data_roots) or "(none)"
+            raise Her2AtlasError(
+                f"file {name!r} not found under any data root ({roots})"
+                + ("" if entry.get("url") else " and no url is given"),
+                file=context,
+                field=f"files.{name}",
+                fix="add the folder holding it to 'data_roots' in config.yaml, or give a 'url'"
+                + (" and allow downloads" if entry.get("url") else ""),
+            )
+    digest = sha256_file(dest)
+    for want, what in ((expected, "manifest"), (recorded, f"{dest_dir / RECORD_NAME}")):
+        if want and want != digest:
+            if source != "cache":
+                dest.unlink()
+            raise Her2AtlasError(
+                f"checksum mismatch for {name}: {what} says {want[:12]}…, file has {digest[:12]}…",
+                file=str(dest),
+                field="sha256",
+                fix=(
+                    f"delete {dest} to fetch it again; if the source changed on purpose, update"
+                    " sha256 in the manifest"
+                ),
+            )
+    size = dest.stat().st_size
+    fetched = FetchedFile(name=name, path=str(dest), source=source, sha256=digest, bytes=size)
+    record = _load_record(dest_dir)
+    if record.get(name, {}).get("sha256") != digest:
+        record[name] = {"sha256": digest, "bytes": size, "source": source}
+        write_text(dest_dir / RECORD_NAME, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return fetched
+
+
+def fetch_all(
+    entries: list[dict],
+    dest_dir: str | Path,
+    *,
+    data_roots: list[str | Path],
+    allow_download: bool = True,
+    context: str = "",
+) -> list[dict]:
+    """Fetch every entry; return their records as plain dicts (for JSON)."""
+    return [
+        asdict(
+            fetch_file(e, dest_dir, data_roots=data_roots, allow_download=allow_download,
+                       context=context)
+        )
+        for e in entries
+    ]

@@ -1,0 +1,153 @@
+"""Report figures (matplotlib, Agg), returned as base64 PNG data URIs for self-contained HTML."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pandas as pd
+
+from .stats import kaplan_meier
+
+#: Okabe–Ito colour-blind-safe palette.
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 8, "axes.spines.top": False, "axes.spines.right": False,
+                         "svg.hashsalt": "her2atlas", "figure.dpi": 90})
+    return plt
+
+
+def to_data_uri(fig) -> str:
+    """Render a figure to a PNG data URI and close it (metadata stripped for stable bytes)."""
+    plt = _plt()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def forest(rows: pd.DataFrame, pooled: pd.DataFrame, *, title: str, xlabel: str) -> str:
+    """Forest plot: one line per cohort × method, a diamond per pooled method estimate."""
+    plt = _plt()
+    items = []
+    for method, grp in rows.groupby("method", sort=True):
+        for r in grp.itertuples():
+            items.append((f"{r.cohort} ({method})", r.effect, r.ci_low, r.ci_high, False, method))
+        pr = pooled[pooled["method"] == method]
+        if len(pr) and np.isfinite(pr["effect"].iloc[0]):
+            p = pr.iloc[0]
+            items.append((f"pooled ({method}), I²={p['i2']:.0f}%", p["effect"], p["ci_low"],
+                          p["ci_high"], True, method))
+    height = 0.9 + 0.28 * max(len(items), 1)
+    fig, ax = plt.subplots(figsize=(6.2, height))
+    methods = sorted(rows["method"].unique())
+    for y, (_label, eff, lo, hi, is_pooled, method) in enumerate(reversed(items)):
+        colour = PALETTE[methods.index(method) % len(PALETTE)]
+        if not np.isfinite(eff):
+            ax.text(1, y, "not estimable", va="center", ha="center", fontsize=7, color="#555")
+            continue
+        if is_pooled:
+            ax.fill([lo, eff, hi, eff], [y, y + 0.3, y, y - 0.3], color=colour)
+        else:
+            ax.plot([lo, hi], [y, y], color=colour, lw=1.4)
+            ax.plot([eff], [y], "s", color=colour, ms=5)
+    ax.set_yticks(range(len(items)))
+    ax.set_yticklabels([i[0] for i in reversed(items)])
+    ax.axvline(1, color="#777", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=9)
+    return to_data_uri(fig)
+
+
+def score_by_group(score: np.ndarray, group: np.ndarray, labels: tuple[str, str], *,
+                   title: str) -> str:
+    """Strip + box plot of a score in two groups (e.g. RD vs pCR)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(2.8, 2.6))
+    data = [score[group == 0], score[group == 1]]
+    ax.boxplot(data, widths=0.5, showfliers=False)
+    rng = np.random.default_rng(0)
+    for i, values in enumerate(data, start=1):
+        ax.scatter(i + rng.uniform(-0.12, 0.12, len(values)), values, s=8,
+                   color=PALETTE[i - 1], alpha=0.8, zorder=3)
+    ax.set_xticks([1, 2])
+    ax.set_xticklabels([f"{labels[0]}\n(n={len(data[0])})", f"{labels[1]}\n(n={len(data[1])})"])
+    ax.set_ylabel("score (z within subgroup)")
+    ax.set_title(title, fontsize=8)
+    return to_data_uri(fig)
+
+
+def roc(curves: list[tuple[str, np.ndarray, np.ndarray, float]], *, title: str) -> str:
+    """ROC curves: (label, score, outcome, auc) per curve."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(3.0, 3.0))
+    for i, (label, score, outcome, auc) in enumerate(curves):
+        order = np.argsort(-score, kind="stable")
+        y = outcome[order]
+        tpr = np.concatenate([[0], np.cumsum(y) / max(y.sum(), 1)])
+        fpr = np.concatenate([[0], np.cumsum(1 - y) / max((1 - y).sum(), 1)])
+        ax.plot(fpr, tpr, color=PALETTE[i % len(PALETTE)], lw=1.3, label=f"{label} AUC={auc:.2f}")
+    ax.plot([0, 1], [0, 1], color="#999", lw=0.7, ls="--")
+    ax.set_xlabel("1 − specificity")
+    ax.set_ylabel("sensitivity")
+    ax.legend(fontsize=6, loc="lower right", frameon=False)
+    ax.set_title(title, fontsize=8)
+    return to_data_uri(fig)
+
+
+def kaplan_meier_plot(time: np.ndarray, event: np.ndarray, high: np.ndarray, *, title: str,
+                      p_value: float, endpoint: str) -> str:
+    """Kaplan–Meier curves for high vs low score with numbers at risk underneath."""
+    plt = _plt()
+    fig, (ax, risk) = plt.subplots(2, 1, figsize=(4.0, 3.4),
+                                   gridspec_kw={"height_ratios": [4, 1]}, sharex=True)
+    groups = [("low", ~high), ("high", high)]
+    for i, (label, mask) in enumerate(groups):
+        t, s = kaplan_meier(time[mask], event[mask])
+        t = np.append(t, time[mask].max())
+        s = np.append(s, s[-1])
+        ax.step(t, s, where="post", color=PALETTE[i], label=f"{label} score (n={mask.sum()})")
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel(f"{endpoint.upper()} probability")
+    ax.legend(fontsize=6, frameon=False, loc="lower left")
+    ax.set_title(f"{title}\nlog-rank p = {p_value:.3g}", fontsize=8)
+    ticks = np.linspace(0, np.nanmax(time), 5)
+    for i, (_label, mask) in enumerate(groups):
+        counts = [int((time[mask] >= t).sum()) for t in ticks]
+        for t, c in zip(ticks, counts, strict=True):
+            risk.text(t, 1 - i, str(c), ha="center", va="center", fontsize=6, color=PALETTE[i])
+    risk.set_yticks([1, 0])
+    risk.set_yticklabels(["low", "high"], fontsize=6)
+    risk.set_ylim(-0.5, 1.5)
+    risk.set_xlabel("months")
+    risk.set_title("numbers at risk", fontsize=6, loc="left")
+    risk.spines["left"].set_visible(False)
+    return to_data_uri(fig)
+
+
+def sample_distributions(qc: dict, *, title: str) -> str:
+    """Per-sample expression quantiles (median line with 25–75% and 5–95% bands)."""
+    plt = _plt()
+    q = qc["sample_quantiles"]
+    order = np.argsort(q["median"])
+    x = np.arange(len(order))
+    fig, ax = plt.subplots(figsize=(5.0, 2.2))
+    ax.fill_between(x, np.asarray(q["p5"])[order], np.asarray(q["p95"])[order], color="#cfe2f3",
+                    label="5–95%")
+    ax.fill_between(x, np.asarray(q["p25"])[order], np.asarray(q["p75"])[order], color="#6fa8dc",
+                    label="25–75%")
+    ax.plot(x, np.asarray(q["median"])[order], color="#0b5394", lw=1, label="median")
+    ax.set_xlabel("samples (sorted by median)")
+    ax.set_ylabel("log2 expression")
+    ax.legend(fontsize=6, frameon=False, ncols=3)
+    ax.set_title(title, fontsize=8)
+    return to_data_uri(fig)

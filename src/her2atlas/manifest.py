@@ -1,0 +1,69 @@
+"""Cohort manifests: load, validate against the schema, and check what the schema cannot."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .errors import Her2AtlasError
+from .fetch import safe_relative
+from .validation import load_validated
+
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def check_cohort_id(cohort: str, *, file: str = "config.yaml") -> str:
+    """A cohort id becomes a file name: letters, digits, '_' and '-' only."""
+    if not SAFE_ID.match(str(cohort)):
+        raise Her2AtlasError(
+            f"cohort id {cohort!r} is not a safe file name", file=file, field="cohorts",
+            fix="use 1-64 letters, digits, '_' or '-', starting with a letter or digit",
+        )
+    return cohort
+
+
+def load_manifest(path: str | Path, schema_path: str | Path) -> dict:
+    """Load and validate one cohort manifest.
+
+    Checks beyond the schema: the id matches the file name, every file name referenced by the
+    expression and clinical sections is declared under ``files``, and file paths cannot leave
+    the data roots.
+
+    Raises
+    ------
+    Her2AtlasError
+        Naming the manifest, the key and the fix.
+    """
+    path = Path(path)
+    manifest = load_validated(path, schema_path)
+    file = str(path)
+    check_cohort_id(manifest["id"], file=file)
+    if manifest["id"] != path.stem:
+        raise Her2AtlasError(
+            f"id {manifest['id']!r} differs from the file name {path.name!r}", file=file,
+            field="id", fix=f"rename the file to {manifest['id']}.yaml or change the id",
+        )
+    declared = set()
+    for entry in manifest["files"]:
+        try:
+            safe_relative(entry["name"], what="file name")
+            if "path" in entry:
+                safe_relative(entry["path"], what="path")
+        except Her2AtlasError as exc:
+            raise Her2AtlasError(exc.message, file=file, field=f"files.{entry['name']}",
+                                 fix=exc.fix) from None
+        if entry["name"] in declared:
+            raise Her2AtlasError(f"file name {entry['name']!r} is declared twice", file=file,
+                                 field="files", fix="give each file a distinct name")
+        declared.add(entry["name"])
+    used = list(manifest["expression"]["files"])
+    used += [t["file"] for t in manifest.get("clinical", {}).get("tables", {}).values()]
+    psc = manifest["expression"].get("probe_sum_correction") or {}
+    used += [s["file"] for s in psc.get("sources", [])]
+    for name in used:
+        if name not in declared:
+            raise Her2AtlasError(
+                f"file {name!r} is used but not declared under 'files'", file=file,
+                field="files", fix=f"add an entry with name: {name}",
+            )
+    return manifest

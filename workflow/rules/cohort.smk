@@ -1,0 +1,22 @@
+# cohort: harmonise expression + clinical into results/cohorts/{cohort}.h5ad (counts checked).
+
+
+rule cohort:
+    input:
+        manifest=manifest_path,
+        fetched=f"{RAW}/{{cohort}}/fetched.json",
+    output:
+        h5ad="results/cohorts/{cohort}.h5ad",
+        qc="results/qc/{cohort}.json",
+    params:
+        schema=MANIFEST_SCHEMA,
+        raw_dir=lambda w: f"{RAW}/{w.cohort}",
+        on_count_mismatch=config.get("on_count_mismatch", "error"),
+    resources:
+        mem_mb=4000,
+    log:
+        "logs/cohort/{cohort}.log",
+    benchmark:
+        "logs/benchmarks/cohort/{cohort}.tsv"
+    script:
+        "../../scripts/cohort.py"

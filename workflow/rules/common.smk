@@ -1,0 +1,34 @@
+# Shared set-up: validate config and manifests once, define paths and input functions.
+import sys
+from pathlib import Path
+
+from her2atlas.errors import Her2AtlasError
+from her2atlas.manifest import check_cohort_id, load_manifest
+from her2atlas.validation import validate
+
+SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
+CONFIG_SCHEMA = str(SCHEMAS / "config.schema.yaml")
+MANIFEST_SCHEMA = str(SCHEMAS / "manifest.schema.yaml")
+
+try:
+    validate(config, CONFIG_SCHEMA, file="config.yaml (with any --configfile/--config)")
+    COHORTS = [check_cohort_id(c) for c in config["cohorts"]]
+    MANIFEST_DIR = config.get("manifests_dir", "workflow/cohorts")
+    MANIFESTS = {c: load_manifest(f"{MANIFEST_DIR}/{c}.yaml", MANIFEST_SCHEMA) for c in COHORTS}
+except Her2AtlasError as exc:
+    sys.exit(f"her2atlas: configuration error\n{exc}")
+
+RAW = config.get("raw_dir", "data/raw")
+DATA_ROOTS = config.get("data_roots", [])
+ALLOW_DOWNLOAD = config.get("allow_download", True)
+SIGNATURE_NAMES = [s["set"] for s in config["signatures"].get("select", [])] + [
+    s["name"] for s in config["signatures"].get("custom", [])
+]
+
+
+def manifest_path(wildcards):
+    return f"{MANIFEST_DIR}/{wildcards.cohort}.yaml"
+
+
+wildcard_constraints:
+    cohort="[A-Za-z0-9][A-Za-z0-9_-]*",

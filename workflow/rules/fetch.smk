@@ -1,0 +1,42 @@
+# fetch: bring every declared file into data/raw/ (mirror first, then download), checksummed.
+
+
+rule fetch:
+    input:
+        manifest=manifest_path,
+    output:
+        f"{RAW}/{{cohort}}/fetched.json",
+    params:
+        entries=lambda w: MANIFESTS[w.cohort]["files"],
+        dest=lambda w: f"{RAW}/{w.cohort}",
+        data_roots=DATA_ROOTS,
+        allow_download=ALLOW_DOWNLOAD,
+        context=lambda w: f"{MANIFEST_DIR}/{w.cohort}.yaml",
+    localrule: True
+    log:
+        "logs/fetch/{cohort}.log",
+    benchmark:
+        "logs/benchmarks/fetch/{cohort}.tsv"
+    script:
+        "../../scripts/fetch.py"
+
+
+rule fetch_signatures:
+    output:
+        f"{RAW}/_signatures/fetched.json",
+    params:
+        entries=[
+            {k: v for k, v in c.items() if k in ("name", "path", "url", "sha256")}
+            for c in config["signatures"].get("collections", [])
+        ],
+        dest=f"{RAW}/_signatures",
+        data_roots=DATA_ROOTS,
+        allow_download=ALLOW_DOWNLOAD,
+        context="config.yaml: signatures.collections",
+    localrule: True
+    log:
+        "logs/fetch/_signatures.log",
+    benchmark:
+        "logs/benchmarks/fetch/_signatures.tsv"
+    script:
+        "../../scripts/fetch.py"

@@ -1,0 +1,19 @@
+# meta: DerSimonian-Laird random-effects pooling of per-cohort effects.
+
+
+rule meta:
+    input:
+        response=expand("results/stats/{cohort}/response.tsv", cohort=COHORTS),
+        survival=expand("results/stats/{cohort}/survival.tsv", cohort=COHORTS),
+    output:
+        response="results/meta/response.tsv",
+        survival="results/meta/survival.tsv",
+    params:
+        min_cohorts=config["meta"].get("min_cohorts", 2),
+        fdr_family=config["meta"].get("fdr_family", ["endpoint", "model"]),
+    log:
+        "logs/meta.log",
+    benchmark:
+        "logs/benchmarks/meta.tsv"
+    script:
+        "../../scripts/meta.py"

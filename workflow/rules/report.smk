@@ -1,0 +1,31 @@
+# report: self-contained HTML (index + one page per cohort and per signature).
+
+
+rule report:
+    input:
+        qc=expand("results/qc/{cohort}.json", cohort=COHORTS),
+        cohorts=expand("results/cohorts/{cohort}.h5ad", cohort=COHORTS),
+        scores=expand("results/scores/{cohort}.tsv", cohort=COHORTS),
+        coverage=expand("results/scores/{cohort}.coverage.tsv", cohort=COHORTS),
+        response=expand("results/stats/{cohort}/response.tsv", cohort=COHORTS),
+        survival=expand("results/stats/{cohort}/survival.tsv", cohort=COHORTS),
+        meta_response="results/meta/response.tsv",
+        meta_survival="results/meta/survival.tsv",
+        catalogue="results/signatures/catalogue.tsv",
+    output:
+        index="results/report/index.html",
+        cohorts=expand("results/report/cohort_{cohort}.html", cohort=COHORTS),
+        signatures=expand("results/report/signature_{signature}.html", signature=SIGNATURE_NAMES),
+    params:
+        cohorts=COHORTS,
+        config=config,
+        title=config.get("report", {}).get("title", "her2atlas report"),
+        primary=config.get("report", {}).get("primary"),
+    resources:
+        mem_mb=4000,
+    log:
+        "logs/report.log",
+    benchmark:
+        "logs/benchmarks/report.tsv"
+    script:
+        "../../scripts/report.py"

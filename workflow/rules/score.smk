@@ -1,0 +1,39 @@
+# score: the signature catalogue, then per-cohort scores in long format with coverage.
+
+
+rule signatures:
+    input:
+        fetched=f"{RAW}/_signatures/fetched.json",
+    output:
+        table="results/signatures/catalogue.tsv",
+        gmt="results/signatures/catalogue.gmt",
+    params:
+        signatures={k: v for k, v in config["signatures"].items() if k in ("collections", "select", "custom")},
+    log:
+        "logs/signatures.log",
+    benchmark:
+        "logs/benchmarks/signatures.tsv"
+    script:
+        "../../scripts/signatures.py"
+
+
+rule score:
+    input:
+        cohort="results/cohorts/{cohort}.h5ad",
+        catalogue="results/signatures/catalogue.tsv",
+    output:
+        scores="results/scores/{cohort}.tsv",
+        coverage="results/scores/{cohort}.coverage.tsv",
+    params:
+        methods=config["scoring"]["methods"],
+        alpha=config["scoring"].get("ssgsea_alpha", 0.25),
+        min_coverage=config["signatures"]["min_coverage"],
+        min_genes=config["signatures"].get("min_genes", 3),
+    resources:
+        mem_mb=4000,
+    log:
+        "logs/score/{cohort}.log",
+    benchmark:
+        "logs/benchmarks/score/{cohort}.tsv"
+    script:
+        "../../scripts/score.py"
