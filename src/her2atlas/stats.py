@@ -67,8 +67,10 @@ def logistic_fit(X: np.ndarray, y: np.ndarray, *, max_iter: int = 100, tol: floa
         if np.max(np.abs(step)) < tol:
             converged = True
             break
-    if converged and np.max(np.abs(beta)) > 15:
+    if np.max(np.abs(beta)) > 15:
         converged, note = False, "coefficients diverge (complete or quasi-complete separation)"
+    elif not converged and not note:
+        note = f"did not converge in {max_iter} iterations"
     eta = np.clip(X @ beta, -40, 40)
     mu = 1 / (1 + np.exp(-eta))
     info = X.T @ (X * (mu * (1 - mu))[:, None])
@@ -143,8 +145,10 @@ def cox_fit(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, max_iter: int
         if np.max(np.abs(step)) < tol:
             converged = True
             break
-    if converged and np.max(np.abs(beta)) > 15:
+    if np.max(np.abs(beta)) > 15:
         converged, note = False, "coefficients diverge (monotone likelihood)"
+    elif not converged and not note:
+        note = f"did not converge in {max_iter} iterations"
     try:
         se = np.sqrt(np.diag(np.linalg.inv(info)))
     except np.linalg.LinAlgError:
