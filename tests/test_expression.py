@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SHARED_DATA, needs_shared
 from her2atlas import expression, platform
 from her2atlas.errors import Her2AtlasError
+
+from conftest import SHARED_DATA, needs_shared
 
 
 def test_counts_to_log2_cpm():

@@ -10,6 +10,7 @@ import pytest
 
 from her2atlas import fetch
 from her2atlas.errors import Her2AtlasError
+
 from httpfixture import Server
 
 BODY = gzip.compress(b"gene\tS1\nIL6\t1.0\n" * 2000, mtime=0)

@@ -7,10 +7,11 @@ import copy
 import pytest
 import yaml
 
-from conftest import CONFIG_SCHEMA, MANIFEST_SCHEMA, REPO
 from her2atlas.errors import Her2AtlasError
 from her2atlas.manifest import load_manifest
 from her2atlas.validation import load_yaml, validate
+
+from conftest import CONFIG_SCHEMA, MANIFEST_SCHEMA, REPO
 
 
 def _config():

@@ -34,6 +34,18 @@ def to_data_uri(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def _plain_log_ticks(ax) -> None:
+    """Label a log axis with plain numbers (0.25, 0.5, 1, 2, …) instead of powers of ten."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    lo, hi = ax.get_xlim()
+    candidates = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 10, 20]
+    ticks = [t for t in candidates if lo <= t <= hi] or [1]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+
 def forest(rows: pd.DataFrame, pooled: pd.DataFrame, *, title: str, xlabel: str) -> str:
     """Forest plot: one line per cohort × method, a diamond per pooled method estimate."""
     plt = _plt()
@@ -47,7 +59,7 @@ def forest(rows: pd.DataFrame, pooled: pd.DataFrame, *, title: str, xlabel: str)
             items.append((f"pooled ({method}), I²={p['i2']:.0f}%", p["effect"], p["ci_low"],
                           p["ci_high"], True, method))
     height = 0.9 + 0.28 * max(len(items), 1)
-    fig, ax = plt.subplots(figsize=(6.2, height))
+    fig, ax = plt.subplots(figsize=(5.2, height))
     methods = sorted(rows["method"].unique())
     for y, (_label, eff, lo, hi, is_pooled, method) in enumerate(reversed(items)):
         colour = PALETTE[methods.index(method) % len(PALETTE)]
@@ -63,6 +75,7 @@ def forest(rows: pd.DataFrame, pooled: pd.DataFrame, *, title: str, xlabel: str)
     ax.set_yticklabels([i[0] for i in reversed(items)])
     ax.axvline(1, color="#777", lw=0.8, ls="--")
     ax.set_xscale("log")
+    _plain_log_ticks(ax)
     ax.set_xlabel(xlabel)
     ax.set_title(title, fontsize=9)
     return to_data_uri(fig)

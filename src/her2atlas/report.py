@@ -52,20 +52,35 @@ def fmt(value, digits: int = 3) -> str:
 
 
 def to_table(frame: pd.DataFrame, columns: list[str] | None = None) -> Table:
-    """Turn a DataFrame into a :class:`Table` (numbers right-aligned and sortable)."""
+    """Turn a DataFrame into a :class:`Table` (numeric columns right-aligned and sortable)."""
     columns = columns or list(frame.columns)
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+               for c in columns]
     table = Table(columns)
     for record in frame[columns].itertuples(index=False):
         cells = []
-        for value in record:
-            is_num = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-                value, bool | np.bool_)
-            text = "NA" if (is_num and not np.isfinite(value)) or (
-                not is_num and pd.isna(value) if not isinstance(value, list | dict) else False
-            ) else fmt(value)
-            cells.append({"text": text, "num": is_num, "v": value if is_num else ""})
+        for value, is_num in zip(record, numeric, strict=True):
+            missing = value is None or (isinstance(value, float) and np.isnan(value))
+            if is_num:
+                cells.append({"text": "NA" if missing else fmt(value), "num": True,
+                              "v": "" if missing else value})
+            else:  # missing text (an empty note or reason) shows as blank
+                cells.append({"text": "" if missing else fmt(value), "num": False, "v": ""})
         table.rows.append(cells)
     return table
+
+
+TEXT_COLUMNS = ("note", "direction", "formula", "reason", "missing_genes", "cohorts", "subgroup",
+                "question", "role")
+
+
+def read_results(path: str | Path) -> pd.DataFrame:
+    """Read a result TSV; text columns that happen to be all empty stay text, not float NaN."""
+    frame = pd.read_csv(path, sep="\t")
+    for column in TEXT_COLUMNS:
+        if column in frame:
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), "")
+    return frame
 
 
 def effect_ci(row) -> str:
@@ -139,8 +154,7 @@ def primary_summary(primary: dict | None, meta_response: pd.DataFrame,
             f"{int(m['events_total'])} events); I² = {m['i2']:.0f}%, τ² = {m['tau2']:.3g}. "
             f"Direction: {m['direction']}. "
         )
-        expected_below_one = "< 1" in primary.get("statement", "")
-        consistent = (m["effect"] < 1) == expected_below_one
+        consistent = (m["effect"] < 1) == (primary["expect"] == "below_1")
         significant = m["p"] < 0.05
         sentence += (
             "The estimate points in the hypothesised direction"
@@ -247,7 +261,7 @@ def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: s
                              autoescape=True, undefined=jinja2.StrictUndefined)
     catalogue = read_catalogue(inputs["catalogue"])
     catalogue_frame = pd.read_csv(inputs["catalogue"], sep="\t", dtype=str, keep_default_na=False)
-    read = lambda p: pd.read_csv(p, sep="\t")  # noqa: E731
+    read = read_results
     responses = [read(p) for p in inputs["response"]]
     survivals = [read(p) for p in inputs["survival"]]
     coverages = [read(p) for p in inputs["coverage"]]

@@ -1,0 +1,111 @@
+"""The demo workflow end to end, incremental reruns and clear configuration errors."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+import yaml
+
+from her2atlas.demo import write_demo
+
+from pipeline_helpers import make_workdir, planned_jobs, snakemake, write_config
+
+pytestmark = pytest.mark.pipeline
+TITLE = 'DEMO cohort B <script>alert("x")</script> (SYNTHETIC)'
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    work = make_workdir(tmp_path_factory.mktemp("demo_run"))
+    manifest = work / "workflow/cohorts/demo_neoadjuvant_b.yaml"
+    doc = yaml.safe_load(manifest.read_text())
+    doc["title"] = TITLE  # data-borne strings must be escaped in the report
+    manifest.write_text(yaml.safe_dump(doc, sort_keys=False))
+    write_demo(work / "data/demo")
+    snakemake(work, "--configfile", "demo/config.yaml")
+    return work
+
+
+def test_demo_report_written_and_self_contained(demo_run):
+    report = demo_run / "results/report"
+    index = (report / "index.html").read_text()
+    for cohort in ("demo_neoadjuvant_a", "demo_neoadjuvant_b", "demo_adjuvant_c"):
+        assert (report / f"cohort_{cohort}.html").is_file()
+        assert f'href="cohort_{cohort}.html"' in index
+    assert "SYNTHETIC DATA" in index
+    assert (report / "signature_KORKAYA2012_IL6_LOOP.html").is_file()
+    # nothing is loaded from the network when viewed
+    assert not re.search(r'(src|href)="(https?:)?//', index)
+    assert (report / "index.html").stat().st_size < 5_000_000
+    assert index.count("data:image/png;base64,") >= 5  # forest plots
+
+
+def test_demo_primary_result_shows_the_planted_effect(demo_run):
+    meta = pd.read_csv(demo_run / "results/meta/response.tsv", sep="\t")
+    row = meta[(meta.signature == "KORKAYA2012_IL6_LOOP") & (meta.method == "zmean")
+               & (meta.model == "logistic")].iloc[0]
+    assert row["k"] == 2 and row["effect"] < 1 and row["ci_high"] < 1
+    neutral = meta[(meta.signature == "DEMO_NEUTRAL_SYNTHETIC") & (meta.model == "logistic")]
+    assert (neutral["ci_low"] < 1).all() or (neutral["ci_high"] > 1).all()
+    index = (demo_run / "results/report/index.html").read_text()
+    sentence = re.search(r"KORKAYA2012_IL6_LOOP \(zmean\), endpoint pcr, model logistic: "
+                         r"pooled OR per SD = ([0-9.]+)", index)
+    assert sentence and float(sentence.group(1)) == pytest.approx(row["effect"], abs=0.006)
+
+
+def test_survival_and_coverage_tables(demo_run):
+    surv = pd.read_csv(demo_run / "results/stats/demo_adjuvant_c/survival.tsv", sep="\t")
+    cox = surv[(surv.signature == "KORKAYA2012_IL6_LOOP") & (surv.model == "cox")
+               & (surv.method == "zmean")].iloc[0]
+    assert cox["n"] == 130 and cox["effect"] > 1  # planted: higher IL-6 → worse survival
+    cov = pd.read_csv(demo_run / "results/scores/demo_adjuvant_c.coverage.tsv", sep="\t")
+    assert set(cov.columns) >= {"signature", "genes_used", "genes_in_set", "scored", "reason"}
+    scores = pd.read_csv(demo_run / "results/scores/demo_adjuvant_c.tsv", sep="\t")
+    assert list(scores.columns) == ["sample", "signature", "method", "score", "score_z",
+                                    "genes_used", "genes_in_set"]
+
+
+def test_data_strings_are_escaped(demo_run):
+    page = (demo_run / "results/report/cohort_demo_neoadjuvant_b.html").read_text()
+    assert '<script>alert("x")</script>' not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+
+
+def test_adding_a_cohort_reruns_only_its_jobs(demo_run):
+    src = demo_run / "workflow/cohorts/demo_neoadjuvant_b.yaml"
+    doc = yaml.safe_load(src.read_text())
+    doc["id"] = "demo_neoadjuvant_d"
+    (demo_run / "workflow/cohorts/demo_neoadjuvant_d.yaml").write_text(yaml.safe_dump(doc))
+    cohorts = yaml.safe_load((demo_run / "demo/config.yaml").read_text())["cohorts"]
+    write_config(demo_run, "more.yaml", {"cohorts": cohorts + ["demo_neoadjuvant_d"]})
+    result = snakemake(demo_run, "--configfile", "demo/config.yaml", "more.yaml", "--dry-run")
+    jobs = planned_jobs(result.stdout)
+    assert jobs == {"all": 1, "associate": 1, "cohort": 1, "fetch": 1, "meta": 1, "report": 1,
+                    "score": 1}, result.stdout
+    assert "cohort=demo_neoadjuvant_d" in result.stdout
+    assert "cohort=demo_neoadjuvant_a" not in result.stdout
+
+
+def test_bad_manifest_gives_one_clear_message(demo_run):
+    path = demo_run / "workflow/cohorts/demo_neoadjuvant_a.yaml"
+    good = path.read_text()
+    try:
+        path.write_text(good.replace("units: counts", "units: counts\n  normalise: tmm"))
+        result = snakemake(demo_run, "--configfile", "demo/config.yaml", "--dry-run", check=False)
+    finally:
+        path.write_text(good)
+    assert result.returncode != 0
+    text = result.stdout + result.stderr
+    assert "workflow/cohorts/demo_neoadjuvant_a.yaml" in text
+    assert "expression.normalise" in text and "unknown key" in text
+    assert "Traceback" not in text
+
+
+def test_bad_config_value_is_named(demo_run):
+    write_config(demo_run, "bad.yaml", {"scoring": {"methods": ["zmean", "gsva9"]}})
+    result = snakemake(demo_run, "--configfile", "demo/config.yaml", "bad.yaml", "--dry-run",
+                       check=False)
+    text = result.stdout + result.stderr
+    assert result.returncode != 0 and "scoring.methods[1]" in text and "'gsva9'" in text
