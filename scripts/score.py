@@ -4,7 +4,7 @@ import anndata as ad
 
 from her2atlas.atomic import write_tsv
 from her2atlas.runtime import from_snakemake
-from her2atlas.scoring import score_cohort
+from her2atlas.scoring import concordance, score_cohort
 from her2atlas.signatures import read_catalogue
 
 with from_snakemake(snakemake) as log:
@@ -12,10 +12,12 @@ with from_snakemake(snakemake) as log:
     scores, coverage = score_cohort(
         adata, read_catalogue(snakemake.input.catalogue), methods=snakemake.params.methods,
         min_coverage=snakemake.params.min_coverage, min_genes=snakemake.params.min_genes,
-        alpha=snakemake.params.alpha,
+        alpha=snakemake.params.alpha, gsva_kernel=snakemake.params.gsva_kernel,
     )
     for row in coverage.itertuples():
         log.info("%-40s %4d/%-4d %s", row.signature, row.genes_used, row.genes_in_set,
                  row.reason or "scored")
     write_tsv(snakemake.output.scores, scores)
     write_tsv(snakemake.output.coverage, coverage)
+    write_tsv(snakemake.output.concordance,
+              concordance(scores, cohort=snakemake.wildcards.cohort))

@@ -12,15 +12,16 @@ with from_snakemake(snakemake) as log:
     by_name = {f["name"]: Path(f["path"]) for f in fetched}
     config = snakemake.params.signatures
     paths = {c["id"]: by_name[c["name"]] for c in config.get("collections", [])}
-    catalogue = build_catalogue(config, paths)
+    weight_paths = {w["name"]: by_name[w["file"]["name"]] for w in config.get("weights", [])}
+    catalogue = build_catalogue(config, paths, weight_paths)
     table = catalogue_table(catalogue)
     versions = {c["id"]: c.get("version", "") for c in config.get("collections", [])}
     sha = {f["name"]: f["sha256"] for f in fetched}
+    versions.update({w["file"]["name"]: w["file"]["name"] for w in config.get("weights", [])})
+    ids = {c["id"]: c["name"] for c in config.get("collections", [])}
+    ids.update({w["file"]["name"]: w["file"]["name"] for w in config.get("weights", [])})
     table["version"] = [versions.get(s, "project") for s in table["source"]]
-    table["sha256"] = [
-        next((sha[c["name"]] for c in config.get("collections", []) if c["id"] == s), "")
-        for s in table["source"]
-    ]
+    table["sha256"] = [sha.get(ids.get(s, ""), "") for s in table["source"]]
     write_tsv(snakemake.output.table, table)
     write_gmt(catalogue, snakemake.output.gmt)
     log.info("%d signatures", len(catalogue))

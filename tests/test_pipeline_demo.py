@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from her2atlas.demo import write_demo
+from her2atlas.scoring import SCORE_COLUMNS
 
 from pipeline_helpers import make_workdir, planned_jobs, snakemake, write_config
 
@@ -63,8 +64,22 @@ def test_survival_and_coverage_tables(demo_run):
     cov = pd.read_csv(demo_run / "results/scores/demo_adjuvant_c.coverage.tsv", sep="\t")
     assert set(cov.columns) >= {"signature", "genes_used", "genes_in_set", "scored", "reason"}
     scores = pd.read_csv(demo_run / "results/scores/demo_adjuvant_c.tsv", sep="\t")
-    assert list(scores.columns) == ["sample", "signature", "method", "score", "score_z",
-                                    "genes_used", "genes_in_set"]
+    assert list(scores.columns) == SCORE_COLUMNS
+    assert set(scores["method"]) == {"zmean", "combined_z", "singscore", "ssgsea", "gsva",
+                                     "mrnasi"}
+
+
+def test_null_and_concordance_tables(demo_run):
+    null = pd.read_csv(demo_run / "results/null/demo_neoadjuvant_a.tsv", sep="\t")
+    korkaya = null[(null.signature == "KORKAYA2012_IL6_LOOP") & (null.method == "zmean")]
+    assert korkaya["n_random"].iloc[0] == 1000
+    assert korkaya["p_empirical"].iloc[0] < 0.05  # the planted programme beats random sets
+    neutral = null[null.signature == "DEMO_NEUTRAL_SYNTHETIC"]
+    assert (neutral["p_empirical"] > 0.05).all()
+    conc = pd.read_csv(demo_run / "results/scores/demo_neoadjuvant_a.concordance.tsv", sep="\t")
+    assert conc["spearman_rho"].between(-1, 1).all() and len(conc) > 0
+    page = (demo_run / "results/report/cohort_demo_neoadjuvant_a.html").read_text()
+    assert 'id="null-table"' in page and 'id="concordance-table"' in page
 
 
 def test_data_strings_are_escaped(demo_run):
@@ -82,8 +97,8 @@ def test_adding_a_cohort_reruns_only_its_jobs(demo_run):
     write_config(demo_run, "more.yaml", {"cohorts": cohorts + ["demo_neoadjuvant_d"]})
     result = snakemake(demo_run, "--configfile", "demo/config.yaml", "more.yaml", "--dry-run")
     jobs = planned_jobs(result.stdout)
-    assert jobs == {"all": 1, "associate": 1, "cohort": 1, "fetch": 1, "meta": 1, "report": 1,
-                    "score": 1}, result.stdout
+    assert jobs == {"all": 1, "associate": 1, "cohort": 1, "fetch": 1, "meta": 1, "null": 1,
+                    "report": 1, "score": 1}, result.stdout
     assert "cohort=demo_neoadjuvant_d" in result.stdout
     assert "cohort=demo_neoadjuvant_a" not in result.stdout
 

@@ -48,6 +48,19 @@ def test_il6_loop_scores_everywhere_and_coverage_is_reported(real_run):
         assert hallmark["genes_in_set"] == 87
     cov = pd.read_csv(real_run / "results/scores/gse42822_trastuzumab.coverage.tsv", sep="\t")
     assert cov.set_index("signature").loc["HALLMARK_IL6_JAK_STAT3_SIGNALING", "genes_used"] >= 80
+    scores = pd.read_csv(real_run / "results/scores/transneo_her2.tsv", sep="\t")
+    korkaya = scores[scores.signature == "KORKAYA2012_IL6_LOOP"]
+    # IL6 itself is absent from the TransNEO subset: 8 of 9 genes, still scored by every method
+    assert (korkaya["genes_used"] == 8).all() and korkaya["score"].notna().all()
+    assert set(korkaya["method"]) == {"zmean", "combined_z", "singscore", "ssgsea", "gsva"}
+    mrnasi = scores[scores.signature == "MALTA2018_MRNASI"]
+    assert mrnasi["score"].between(-1, 1).all() and len(mrnasi) == 65
+
+
+def test_null_tables(real_run):
+    null = pd.read_csv(real_run / "results/null/transneo_her2.tsv", sep="\t")
+    assert (null["n_random"] == 1000).all() and null["p_empirical"].between(0, 1).all()
+    assert set(null["endpoint"]) == {"pcr"}
 
 
 def test_statistics_are_sensible(real_run):

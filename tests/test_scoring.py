@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from her2atlas.scoring import score_cohort, ssgsea_scores, zmean_scores, zscore_genes
+from her2atlas.score_methods import zmean as zmean_scores
+from her2atlas.score_methods import zscore_genes
+from her2atlas.scoring import SCORE_COLUMNS, score_cohort, ssgsea_scores
 from her2atlas.signatures import Signature, coverage, read_gmt
 
 
@@ -95,8 +97,7 @@ def test_coverage_and_na_scores_with_reason():
     assert half["score"].isna().all() and (half["genes_used"] == 3).all()
     ok = scores[(scores["signature"] == "OK") & (scores["method"] == "zmean")]
     assert ok["score_z"].std(ddof=1) == pytest.approx(1.0)
-    assert list(scores.columns) == ["sample", "signature", "method", "score", "score_z",
-                                    "genes_used", "genes_in_set"]
+    assert list(scores.columns) == SCORE_COLUMNS
 
 
 def test_nine_gene_il6_loop_set_scores():

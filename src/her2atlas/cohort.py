@@ -108,11 +108,12 @@ def load_expression(spec: dict, raw_dir: Path, manifest_file: str) -> tuple[pd.D
         steps["probe_sum_correction"] = summary
 
     units = spec["units"]
+    raw_counts = combined if units == "counts" else None
     combined = expression.to_log2(combined, units, file=manifest_file)
     steps["units"] = units
     steps["to_log2"] = expression.UNIT_RULES[units]
     rule = spec.get("duplicate_genes", "highest_mean")
-    combined, removed = expression.collapse_duplicates(combined, rule)
+    combined, removed = expression.collapse_duplicates(combined, rule, companion=raw_counts)
     steps["duplicate_genes"] = {"rule": rule, "rows_removed": removed}
     if combined.shape[0] == 0 or combined.shape[1] == 0:
         raise Her2AtlasError("expression matrix is empty after reading", file=manifest_file,
@@ -262,6 +263,7 @@ def build_cohort(
 
     raw_dir = Path(raw_dir)
     matrix, steps = load_expression(manifest["expression"], raw_dir, manifest_file)
+    raw_counts = matrix.attrs.pop("companion", None)  # raw counts, collapsed like the log2 matrix
     samples = pd.Index(matrix.columns)
     obs, table_notes = load_clinical(manifest.get("clinical", {}), samples, raw_dir,
                                      manifest_file)
@@ -298,6 +300,8 @@ def build_cohort(
         obs=_obs_for_h5ad(obs),
         var=pd.DataFrame(index=pd.Index(matrix.index.astype(str), name=None)),
     )
+    if raw_counts is not None:  # kept for count-aware methods (GSVA Poisson kernel)
+        adata.layers["counts"] = raw_counts.loc[:, keep.to_numpy()].T.to_numpy(dtype=np.float32)
     adata.uns["provenance"] = _h5_safe(provenance)
     adata.uns["counts"] = counts
     return adata

@@ -78,7 +78,8 @@ def read_matrix(path: str | Path, *, orientation: str, gene_column: str | None) 
     return numeric
 
 
-def collapse_duplicates(frame: pd.DataFrame, rule: str) -> tuple[pd.DataFrame, int]:
+def collapse_duplicates(frame: pd.DataFrame, rule: str, *,
+                        companion: pd.DataFrame | None = None) -> tuple[pd.DataFrame, int]:
     """Collapse rows with the same gene symbol.
 
     Parameters
@@ -89,12 +90,18 @@ def collapse_duplicates(frame: pd.DataFrame, rule: str) -> tuple[pd.DataFrame, i
         ``highest_mean`` (keep the row with the highest mean), ``mean`` (average the rows) or
         ``first``.
 
+    companion
+        A second matrix with the same rows (e.g. raw counts) collapsed the same way; it is
+        returned as ``frame.attrs["companion"]``.
+
     Returns
     -------
     (pandas.DataFrame, int)
         The collapsed matrix and the number of rows removed.
     """
     if frame.index.is_unique:
+        if companion is not None:
+            frame.attrs["companion"] = companion
         return frame, 0
     before = len(frame)
     if rule == "highest_mean":
@@ -102,14 +109,21 @@ def collapse_duplicates(frame: pd.DataFrame, rule: str) -> tuple[pd.DataFrame, i
         # stable: among equal means, keep the first row
         idx = pd.DataFrame({"g": frame.index, "m": order, "i": np.arange(before)})
         keep = idx.sort_values(["g", "m", "i"], ascending=[True, False, True]).drop_duplicates("g")
-        out = frame.iloc[np.sort(keep["i"].to_numpy())]
+        rows = np.sort(keep["i"].to_numpy())
+        out = frame.iloc[rows]
+        other = companion.iloc[rows] if companion is not None else None
     elif rule == "mean":
         out = frame.groupby(level=0, sort=False).mean()
+        other = companion.groupby(level=0, sort=False).mean() if companion is not None else None
     elif rule == "first":
-        out = frame[~frame.index.duplicated(keep="first")]
+        keep_rows = ~frame.index.duplicated(keep="first")
+        out = frame[keep_rows]
+        other = companion[keep_rows] if companion is not None else None
     else:
         raise Her2AtlasError(f"unknown duplicate rule {rule!r}",
                              fix="use highest_mean, mean or first")
+    if other is not None:
+        out.attrs["companion"] = other
     return out, before - len(out)
 
 

@@ -265,6 +265,8 @@ def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: s
     responses = [read(p) for p in inputs["response"]]
     survivals = [read(p) for p in inputs["survival"]]
     coverages = [read(p) for p in inputs["coverage"]]
+    concordances = [read(p) for p in inputs.get("concordance", [])] or [pd.DataFrame()] * len(cohorts)
+    nulls = [read(p) for p in inputs.get("null", [])] or [pd.DataFrame()] * len(cohorts)
     meta_response, meta_survival = read(inputs["meta_response"]), read(inputs["meta_survival"])
     per_cohort = pd.concat([t for t in responses + survivals if not t.empty] or [pd.DataFrame()],
                            ignore_index=True)
@@ -326,6 +328,10 @@ def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: s
                 "survival_figures": surv_figs, "survival": to_table(_results_view(survivals[i])),
                 "survival_source": f"../stats/{cohort}/survival.tsv",
                 "files": to_table(pd.DataFrame([r for r in checksum_rows if r["cohort"] == cohort])),
+                "null": to_table(nulls[i]) if len(nulls[i]) else None,
+                "null_source": f"../null/{cohort}.tsv",
+                "concordance": to_table(concordances[i]) if len(concordances[i]) else None,
+                "concordance_source": f"../scores/{cohort}.concordance.tsv",
             })
         write_text(out_dir_path / f"cohort_{cohort}.html", page)
 
@@ -364,13 +370,18 @@ def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: s
                       if synthetic_cohorts else "")
     methods_text = (
         "Expression was harmonised per cohort to gene-level log2 values (units conversion and "
-        "duplicate collapse as listed per cohort). Signatures were scored per cohort by the mean "
-        "of per-gene z-scores (zmean) and by single-sample GSEA (Barbie et al. 2009, weight "
-        f"{config.get('scoring', {}).get('ssgsea_alpha', 0.25)}, unnormalised ES). Within "
+        "duplicate collapse as listed per cohort). Signatures were scored per cohort with "
+        f"{', '.join(config.get('scoring', {}).get('methods', []))}: mean of per-gene z-scores "
+        "(zmean), combined z (Lee et al. 2008), singscore (Foroutan et al. 2018), single-sample "
+        "GSEA (Barbie et al. 2009, weight "
+        f"{config.get('scoring', {}).get('ssgsea_alpha', 0.25)}, unnormalised ES), GSVA "
+        "(Hänzelmann et al. 2013) and the mRNA stemness index (Malta et al. 2018). Within "
         "HER2-positive samples (the trastuzumab-treated ones where recorded), pCR was related "
         "to scores by ROC AUC (DeLong 95% CI, Mann–Whitney p) and logistic regression per 1 SD "
         "(unadjusted and ER-adjusted); survival by Cox regression per 1 SD (Breslow ties) and a "
-        "median-split log-rank test. Benjamini–Hochberg q values are computed within the "
+        "median-split log-rank test. Each signature's association is also compared with 1,000 "
+        "random gene sets of the same size matched on mean expression (Venet et al. 2011; "
+        "empirical p per cohort). Benjamini–Hochberg q values are computed within the "
         "families declared in the configuration. Per-cohort log effects were pooled with "
         "DerSimonian–Laird random effects (I², τ²). Scores are never pooled across cohorts.")
     index = env.get_template("index.html").render(
@@ -397,10 +408,13 @@ def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: s
         results = per_cohort[per_cohort["signature"] == sig.name] if not per_cohort.empty \
             else per_cohort
         pooled = pd.concat([meta_response, meta_survival], ignore_index=True)
+        conc = pd.concat([c[c["signature"] == sig.name] for c in concordances if len(c)]
+                         or [pd.DataFrame()], ignore_index=True)
         page = env.get_template("signature.html").render(
             page_title=f"Signature {sig.name}", nav_cohorts=cohorts, synthetic=synthetic_note,
             sig={"name": sig.name, "description": sig.description, "role": sig.role,
                  "source": sig.source, "size": len(sig.genes), "genes": to_table(presence),
                  "results": to_table(_results_view(results)),
-                 "pooled": to_table(_meta_view(pooled[pooled["signature"] == sig.name]))})
+                 "pooled": to_table(_meta_view(pooled[pooled["signature"] == sig.name])),
+                 "concordance": to_table(conc) if len(conc) else None})
         write_text(out_dir_path / f"signature_{sig.name}.html", page)

@@ -35,6 +35,17 @@ class Signature:
     role: str = "hypothesis"
     description: str = ""
     down: list[str] = field(default_factory=list)
+    weights: dict[str, float] | None = None
+
+    @property
+    def kind(self) -> str:
+        """``weights`` for a weight vector (mRNAsi), ``set`` for a gene set."""
+        return "weights" if self.weights is not None else "set"
+
+    @property
+    def size(self) -> int:
+        """Number of genes (up + down, or weighted genes)."""
+        return len(self.weights) if self.weights is not None else len(self.genes) + len(self.down)
 
 
 def _dedupe(genes) -> list[str]:
@@ -85,7 +96,23 @@ def write_gmt(signatures: list[Signature], path: str | Path) -> str:
     return text
 
 
-def build_catalogue(config_signatures: dict, collection_paths: dict[str, Path]) -> list[Signature]:
+def read_weights(path: str | Path, *, gene_column: str, weight_column: str) -> dict[str, float]:
+    """Read a gene-weight table (e.g. the Malta 2018 mRNAsi weights) as symbol → weight."""
+    table = pd.read_csv(path, sep="\t" if not str(path).endswith(".csv") else ",")
+    for column in (gene_column, weight_column):
+        if column not in table.columns:
+            raise Her2AtlasError(f"column {column!r} not found", file=str(path),
+                                 field="signatures.weights",
+                                 fix=f"columns are: {', '.join(map(str, table.columns))}")
+    table = table.dropna(subset=[gene_column, weight_column])
+    genes = normalise_symbols(table[gene_column])
+    weights = pd.Series(table[weight_column].to_numpy(float), index=genes)
+    weights = weights[~weights.index.duplicated(keep="first")]
+    return weights.to_dict()
+
+
+def build_catalogue(config_signatures: dict, collection_paths: dict[str, Path],
+                    weight_paths: dict[str, Path] | None = None) -> list[Signature]:
     """Assemble the configured signatures.
 
     Parameters
@@ -116,13 +143,28 @@ def build_catalogue(config_signatures: dict, collection_paths: dict[str, Path]) 
                 f"set {item['set']!r} not in collection {collection!r}", file="config.yaml",
                 field="signatures.select.set", fix="check the spelling against the GMT file")
         description, genes = sets[item["set"]]
-        out.append(Signature(item["set"], _dedupe(genes), source=collection,
+        down: list[str] = []
+        if item.get("down_set"):
+            if item["down_set"] not in sets:
+                raise Her2AtlasError(
+                    f"down set {item['down_set']!r} not in collection {collection!r}",
+                    file="config.yaml", field="signatures.select.down_set",
+                    fix="check the spelling against the GMT file")
+            down = [g for g in _dedupe(sets[item["down_set"]][1]) if g not in set(_dedupe(genes))]
+        out.append(Signature(item.get("name", item["set"]), _dedupe(genes), source=collection,
                              role=item.get("role", "hypothesis"),
-                             description=item.get("description", description)))
+                             description=item.get("description", description), down=down))
     for spec in config_signatures.get("custom") or []:
         out.append(Signature(spec["name"], _dedupe(spec["genes"]), source="project",
                              role=spec.get("role", "hypothesis"),
                              description=spec.get("description", "")))
+    for spec in config_signatures.get("weights") or []:
+        weights = read_weights((weight_paths or {})[spec["name"]],
+                               gene_column=spec.get("gene_column", "gene"),
+                               weight_column=spec.get("weight_column", "weight"))
+        out.append(Signature(spec["name"], list(weights), source=spec.get("file", {}).get(
+            "name", "weights"), role=spec.get("role", "hypothesis"),
+            description=spec.get("description", ""), weights=weights))
     names = [s.name for s in out]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
@@ -136,22 +178,42 @@ def build_catalogue(config_signatures: dict, collection_paths: dict[str, Path]) 
 
 
 def catalogue_table(signatures: list[Signature]) -> pd.DataFrame:
-    """One row per signature: name, role, source, size, description, genes (comma-joined)."""
+    """One row per signature: name, kind, role, source, size, description, genes, down genes.
+
+    Weight signatures list their genes and weights as ``gene:weight`` pairs.
+    """
+    def genes(s: Signature) -> str:
+        if s.weights is not None:
+            return ",".join(f"{g}:{w:.10g}" for g, w in s.weights.items())
+        return ",".join(s.genes)
+
     return pd.DataFrame({
         "signature": [s.name for s in signatures],
+        "kind": [s.kind for s in signatures],
         "role": [s.role for s in signatures],
         "source": [s.source for s in signatures],
-        "size": [len(s.genes) for s in signatures],
+        "size": [s.size for s in signatures],
         "description": [s.description for s in signatures],
-        "genes": [",".join(s.genes) for s in signatures],
+        "genes": [genes(s) for s in signatures],
+        "down_genes": [",".join(s.down) for s in signatures],
     })
 
 
 def read_catalogue(path: str | Path) -> list[Signature]:
     """Read the catalogue TSV written by the ``signatures`` rule."""
     table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    return [Signature(r.signature, r.genes.split(","), source=r.source, role=r.role,
-                      description=r.description) for r in table.itertuples()]
+    out = []
+    for r in table.itertuples():
+        if r.kind == "weights":
+            pairs = [item.rsplit(":", 1) for item in r.genes.split(",")]
+            weights = {g: float(w) for g, w in pairs}
+            out.append(Signature(r.signature, list(weights), source=r.source, role=r.role,
+                                 description=r.description, weights=weights))
+        else:
+            out.append(Signature(r.signature, r.genes.split(","), source=r.source, role=r.role,
+                                 description=r.description,
+                                 down=[g for g in r.down_genes.split(",") if g]))
+    return out
 
 
 def coverage(signatures: list[Signature], genes: pd.Index, *, min_coverage: float,
@@ -164,15 +226,17 @@ def coverage(signatures: list[Signature], genes: pd.Index, *, min_coverage: floa
     present = set(genes)
     rows = []
     for sig in signatures:
-        found = [g for g in sig.genes if g in present]
-        frac = len(found) / len(sig.genes)
+        members = sig.genes + sig.down
+        found = [g for g in members if g in present]
+        frac = len(found) / len(members)
         reason = ""
         if len(found) < min_genes:
             reason = f"only {len(found)} gene(s) present (minimum {min_genes})"
         elif frac < min_coverage:
             reason = f"coverage {frac:.0%} below the minimum {min_coverage:.0%}"
-        rows.append({"signature": sig.name, "role": sig.role, "genes_in_set": len(sig.genes),
+        rows.append({"signature": sig.name, "role": sig.role, "genes_in_set": len(members),
                      "genes_used": len(found), "coverage": round(frac, 4),
                      "scored": not reason, "reason": reason,
-                     "missing_genes": ",".join(g for g in sig.genes if g not in present)})
+                     "missing_genes": "" if sig.weights is not None else
+                     ",".join(g for g in members if g not in present)})
     return pd.DataFrame(rows)

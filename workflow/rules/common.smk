@@ -21,9 +21,17 @@ except Her2AtlasError as exc:
 RAW = config.get("raw_dir", "data/raw")
 DATA_ROOTS = config.get("data_roots", [])
 ALLOW_DOWNLOAD = config.get("allow_download", True)
-SIGNATURE_NAMES = [s["set"] for s in config["signatures"].get("select", [])] + [
-    s["name"] for s in config["signatures"].get("custom", [])
-]
+SIGNATURE_NAMES = (
+    [s.get("name", s["set"]) for s in config["signatures"].get("select", [])]
+    + [s["name"] for s in config["signatures"].get("custom", [])]
+    + [s["name"] for s in config["signatures"].get("weights", [])]
+)
+# Every file the signature catalogue needs: GMT collections and weight tables.
+SIGNATURE_FILES = [
+    {k: v for k, v in c.items() if k in ("name", "path", "url", "sha256")}
+    for c in config["signatures"].get("collections", [])
+] + [w["file"] for w in config["signatures"].get("weights", [])]
+NULL = config["scoring"].get("null", {})
 
 
 def manifest_path(wildcards):

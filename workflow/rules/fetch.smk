@@ -25,10 +25,7 @@ rule fetch_signatures:
     output:
         f"{RAW}/_signatures/fetched.json",
     params:
-        entries=[
-            {k: v for k, v in c.items() if k in ("name", "path", "url", "sha256")}
-            for c in config["signatures"].get("collections", [])
-        ],
+        entries=SIGNATURE_FILES,
         dest=f"{RAW}/_signatures",
         data_roots=DATA_ROOTS,
         allow_download=ALLOW_DOWNLOAD,

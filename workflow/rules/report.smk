@@ -7,6 +7,8 @@ rule report:
         cohorts=expand("results/cohorts/{cohort}.h5ad", cohort=COHORTS),
         scores=expand("results/scores/{cohort}.tsv", cohort=COHORTS),
         coverage=expand("results/scores/{cohort}.coverage.tsv", cohort=COHORTS),
+        concordance=expand("results/scores/{cohort}.concordance.tsv", cohort=COHORTS),
+        null=expand("results/null/{cohort}.tsv", cohort=COHORTS),
         response=expand("results/stats/{cohort}/response.tsv", cohort=COHORTS),
         survival=expand("results/stats/{cohort}/survival.tsv", cohort=COHORTS),
         meta_response="results/meta/response.tsv",

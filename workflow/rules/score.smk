@@ -8,7 +8,11 @@ rule signatures:
         table="results/signatures/catalogue.tsv",
         gmt="results/signatures/catalogue.gmt",
     params:
-        signatures={k: v for k, v in config["signatures"].items() if k in ("collections", "select", "custom")},
+        signatures={
+            k: v
+            for k, v in config["signatures"].items()
+            if k in ("collections", "select", "custom", "weights")
+        },
     log:
         "logs/signatures.log",
     benchmark:
@@ -24,9 +28,11 @@ rule score:
     output:
         scores="results/scores/{cohort}.tsv",
         coverage="results/scores/{cohort}.coverage.tsv",
+        concordance="results/scores/{cohort}.concordance.tsv",
     params:
         methods=config["scoring"]["methods"],
         alpha=config["scoring"].get("ssgsea_alpha", 0.25),
+        gsva_kernel=config["scoring"].get("gsva_kernel", "auto"),
         min_coverage=config["signatures"]["min_coverage"],
         min_genes=config["signatures"].get("min_genes", 3),
     resources:
@@ -37,3 +43,26 @@ rule score:
         "logs/benchmarks/score/{cohort}.tsv"
     script:
         "../../scripts/score.py"
+
+
+rule null:
+    input:
+        cohort="results/cohorts/{cohort}.h5ad",
+        catalogue="results/signatures/catalogue.tsv",
+    output:
+        "results/null/{cohort}.tsv",
+    params:
+        methods=config["scoring"]["methods"],
+        alpha=config["scoring"].get("ssgsea_alpha", 0.25),
+        n_random=NULL.get("n_random", 1000),
+        bins=NULL.get("bins", 20),
+        seed=config.get("seed", 0),
+        min_events=config["association"].get("min_events", 5),
+    resources:
+        mem_mb=4000,
+    log:
+        "logs/null/{cohort}.log",
+    benchmark:
+        "logs/benchmarks/null/{cohort}.tsv"
+    script:
+        "../../scripts/null.py"
