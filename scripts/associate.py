@@ -3,7 +3,7 @@
 import anndata as ad
 import pandas as pd
 
-from her2atlas.association import associate_cohort
+from her2atlas.association import Settings, associate_cohort
 from her2atlas.atomic import write_tsv
 from her2atlas.runtime import from_snakemake
 from her2atlas.signatures import read_catalogue
@@ -22,7 +22,8 @@ with from_snakemake(snakemake) as log:
     response, survival = associate_cohort(
         adata.obs.copy(), scores, cohort=snakemake.wildcards.cohort,
         design=provenance["design"], endpoints=endpoints, roles=roles,
-        min_events=snakemake.params.min_events, fdr_family=snakemake.params.fdr_family,
+        settings=Settings.from_config(snakemake.params.settings),
+        primary=snakemake.params.primary,
     )
     log.info("%d response rows, %d survival rows", len(response), len(survival))
     write_tsv(snakemake.output.response, response)

@@ -10,6 +10,7 @@ with from_snakemake(snakemake) as log:
     for kind in ("response", "survival"):
         tables = [pd.read_csv(p, sep="\t") for p in snakemake.input[kind]]
         pooled = pool(tables, min_cohorts=snakemake.params.min_cohorts,
-                      fdr_family=snakemake.params.fdr_family)
+                      fdr_family=snakemake.params.fdr_family,
+                      hksj_below=snakemake.params.hksj_below, primary=snakemake.params.primary)
         log.info("%s: %d pooled rows", kind, len(pooled))
         write_tsv(snakemake.output[kind], pooled)

@@ -25,6 +25,6 @@ with from_snakemake(snakemake) as log:
     else:
         import pandas as pd
         table = pd.DataFrame(columns=COLUMNS)
-        log.info("random-signature null switched off (scoring.null.n_random = 0)")
+        log.info("random-signature null switched off (scoring.random_null.n_random = 0)")
     log.info("%d null rows", len(table))
     write_tsv(snakemake.output[0], table)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from her2atlas.association import COLUMNS, associate_cohort, subgroups
+from her2atlas.association import COLUMNS, Settings, associate_cohort, subgroups
 from her2atlas.meta import pool
 
 
@@ -34,13 +34,14 @@ def test_trastuzumab_treated_cohort_rows():
                                   endpoints={"response": "pcr", "survival": ["os"]},
                                   roles={"SIG": "hypothesis"})
     assert list(resp.columns) == COLUMNS
-    assert set(resp["model"]) == {"auc", "logistic", "logistic_adj_er"}
+    assert set(resp["model"]) == {"auc", "logistic", "logistic_adj"}
     assert (resp["n"] == 110).all()  # HER2-negative samples are excluded
     logit = resp[resp["model"] == "logistic"].iloc[0]
     assert logit["effect"] < 1 and logit["direction"] == "higher score → less pCR"
     assert logit["ci_low"] < logit["effect"] < logit["ci_high"]
     assert logit["question"] == "prognostic_within_trastuzumab"
-    assert set(surv["model"]) == {"cox", "cox_adj_er", "logrank_median"}
+    assert set(surv["model"]) == {"cox", "cox_adj", "logrank_median"}
+    assert surv.loc[surv.model == "cox", "ph_p"].between(0, 1).all()
     assert resp["q"].notna().all()
 
 
@@ -66,7 +67,10 @@ def test_randomised_design_splits_arms_and_pools_only_treated():
     assert [g[3] for g in groups] == [True, False]
     resp, _ = associate_cohort(obs, scores, cohort="c", design="randomised_trastuzumab",
                                endpoints={"response": "pcr"}, roles={})
-    assert set(resp["subgroup"]) == {"HER2+ trastuzumab arm", "HER2+ no-trastuzumab arm"}
+    assert set(resp["subgroup"]) == {"HER2+ trastuzumab arm", "HER2+ no-trastuzumab arm",
+                                     "HER2+ both arms"}
+    inter = resp[resp.question == "predictive_interaction"]
+    assert len(inter) == 1 and inter["effect_type"].iloc[0] == "interaction OR"
 
 
 def test_too_few_events_gives_a_reason_not_a_number():
@@ -76,6 +80,90 @@ def test_too_few_events_gives_a_reason_not_a_number():
                                endpoints={"response": "pcr"}, roles={}, min_events=5)
     logit = resp[resp["model"] == "logistic"].iloc[0]
     assert np.isnan(logit["effect"]) and logit["note"].startswith("not fitted: 2 pCR")
+
+
+def test_interaction_matches_statsmodels():
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(21)
+    n = 400
+    score = rng.normal(size=n)
+    treated = rng.random(n) < 0.5
+    er = rng.random(n) < 0.4
+    logit = -0.2 + 0.8 * treated - 0.9 * score * treated - 0.5 * er
+    pcr = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    obs = pd.DataFrame({"her2_status": "positive",
+                        "er_status": np.where(er, "positive", "negative"),
+                        "trastuzumab": pd.array(treated, dtype="boolean"),
+                        "pcr": pd.array(pcr, dtype="Int8")}, index=[f"S{i}" for i in range(n)])
+    scores = pd.DataFrame({"sample": obs.index, "signature": "SIG", "method": "zmean",
+                           "score": score, "score_z": score, "genes_used": 9, "genes_in_set": 9})
+    resp, _ = associate_cohort(obs, scores, cohort="r", design="randomised_trastuzumab",
+                               endpoints={"response": "pcr"}, roles={})
+    row = resp[resp.question == "predictive_interaction"].iloc[0]
+    z = (score - score.mean()) / score.std(ddof=1)
+    X = np.column_stack([np.ones(n), z, treated, z * treated, er]).astype(float)
+    ref = sm.Logit(pcr, X).fit(disp=0)
+    assert row["effect"] == pytest.approx(np.exp(ref.params[3]), rel=1e-7)
+    assert row["p"] == pytest.approx(ref.pvalues[3], rel=1e-6)
+    assert row["effect"] < 1 and row["formula"] == "pcr ~ z(score) * trastuzumab + er_positive"
+
+
+def test_positive_control_her2e_in_randomised_cohort():
+    rng = np.random.default_rng(2)
+    n = 300
+    treated = rng.random(n) < 0.5
+    her2e = rng.random(n) < 0.5
+    pcr = (rng.random(n) < np.where(her2e & treated, 0.6, 0.25)).astype(int)
+    obs = pd.DataFrame({"her2_status": "positive", "er_status": "negative",
+                        "pam50": np.where(her2e, "Her2", "LumB"),
+                        "trastuzumab": pd.array(treated, dtype="boolean"),
+                        "pcr": pd.array(pcr, dtype="Int8")}, index=[f"S{i}" for i in range(n)])
+    scores = pd.DataFrame({"sample": obs.index, "signature": "SIG", "method": "zmean",
+                           "score": rng.normal(size=n), "score_z": 0.0, "genes_used": 9,
+                           "genes_in_set": 9})
+    resp, _ = associate_cohort(obs, scores, cohort="r", design="randomised_trastuzumab",
+                               endpoints={"response": "pcr"}, roles={},
+                               settings=Settings(adjust_for=[]))
+    ctrl = resp[resp.signature == "PAM50_HER2E"]
+    effect = ctrl[ctrl.model == "trastuzumab_effect"].iloc[0]
+    table = pd.crosstab(treated[her2e], pcr[her2e])
+    expected = (table.loc[True, 1] * table.loc[False, 0]) / (table.loc[True, 0]
+                                                            * table.loc[False, 1])
+    assert effect["effect"] == pytest.approx(expected, rel=1e-6)  # ML OR = cross-product ratio
+    assert ctrl[ctrl.model == "interaction"]["effect"].iloc[0] > 1
+
+
+def test_firth_is_used_for_few_events_and_controls_adjust():
+    obs, scores = _cohort(n=60, seed=5)
+    obs["pcr"] = pd.array([1] * 7 + [0] * 53, dtype="Int8")
+    extra = scores.copy()
+    extra["signature"] = "CTRL"
+    extra["score"] = np.random.default_rng(1).normal(size=len(extra))
+    both = pd.concat([scores, extra])
+    resp, _ = associate_cohort(obs, both, cohort="c", design="trastuzumab_treated",
+                               endpoints={"response": "pcr"}, roles={},
+                               settings=Settings(adjust_controls=["CTRL"]))
+    sig = resp[resp.signature == "SIG"]
+    assert (sig.loc[sig.model != "auc", "estimator"] == "Firth").all()
+    ctrl_row = sig[sig.model == "logistic_adj_controls"].iloc[0]
+    assert ctrl_row["formula"] == "pcr ~ z(score) + er_positive + z(CTRL)"
+    assert np.isfinite(ctrl_row["effect"])
+
+
+def test_horizon_censors_late_events_and_primary_is_marked():
+    obs, scores = _cohort(seed=7)
+    obs["os_time"] = np.linspace(1, 200, len(obs))
+    obs["os_event"] = pd.array([1] * len(obs), dtype="Int8")
+    primary = {"signature": "SIG", "method": "zmean", "endpoint": "os", "model": "cox"}
+    _, surv = associate_cohort(obs, scores, cohort="c", design="trastuzumab_treated",
+                               endpoints={"survival": ["os"]}, roles={}, primary=primary,
+                               settings=Settings(horizon_months=120))
+    cox = surv[surv.model == "cox"].iloc[0]
+    her2 = (obs["her2_status"] == "positive").to_numpy()
+    assert cox["events"] == int((obs["os_time"].to_numpy()[her2] <= 120).sum())
+    assert cox["analysis"] == "primary"
+    assert (surv[surv.model != "cox"]["analysis"] == "exploratory").all()
 
 
 def test_meta_pools_per_cohort_rows():

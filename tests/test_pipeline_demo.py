@@ -32,7 +32,8 @@ def demo_run(tmp_path_factory):
 def test_demo_report_written_and_self_contained(demo_run):
     report = demo_run / "results/report"
     index = (report / "index.html").read_text()
-    for cohort in ("demo_neoadjuvant_a", "demo_neoadjuvant_b", "demo_adjuvant_c"):
+    for cohort in ("demo_neoadjuvant_a", "demo_neoadjuvant_b", "demo_adjuvant_c",
+                   "demo_neoadjuvant_d", "demo_neoadjuvant_e"):
         assert (report / f"cohort_{cohort}.html").is_file()
         assert f'href="cohort_{cohort}.html"' in index
     assert "SYNTHETIC DATA" in index
@@ -47,7 +48,9 @@ def test_demo_primary_result_shows_the_planted_effect(demo_run):
     meta = pd.read_csv(demo_run / "results/meta/response.tsv", sep="\t")
     row = meta[(meta.signature == "KORKAYA2012_IL6_LOOP") & (meta.method == "zmean")
                & (meta.model == "logistic")].iloc[0]
-    assert row["k"] == 2 and row["effect"] < 1 and row["ci_high"] < 1
+    assert row["k"] == 4 and row["effect"] < 1 and row["ci_high"] < 1
+    assert row["interval"] == "HKSJ t(3)" and row["analysis"] == "primary"
+    assert meta["analysis"].iloc[0] == "primary"  # reported first
     neutral = meta[(meta.signature == "DEMO_NEUTRAL_SYNTHETIC") & (meta.model == "logistic")]
     assert (neutral["ci_low"] < 1).all() or (neutral["ci_high"] > 1).all()
     index = (demo_run / "results/report/index.html").read_text()
@@ -91,15 +94,15 @@ def test_data_strings_are_escaped(demo_run):
 def test_adding_a_cohort_reruns_only_its_jobs(demo_run):
     src = demo_run / "workflow/cohorts/demo_neoadjuvant_b.yaml"
     doc = yaml.safe_load(src.read_text())
-    doc["id"] = "demo_neoadjuvant_d"
-    (demo_run / "workflow/cohorts/demo_neoadjuvant_d.yaml").write_text(yaml.safe_dump(doc))
+    doc["id"] = "demo_neoadjuvant_x"
+    (demo_run / "workflow/cohorts/demo_neoadjuvant_x.yaml").write_text(yaml.safe_dump(doc))
     cohorts = yaml.safe_load((demo_run / "demo/config.yaml").read_text())["cohorts"]
-    write_config(demo_run, "more.yaml", {"cohorts": cohorts + ["demo_neoadjuvant_d"]})
+    write_config(demo_run, "more.yaml", {"cohorts": cohorts + ["demo_neoadjuvant_x"]})
     result = snakemake(demo_run, "--configfile", "demo/config.yaml", "more.yaml", "--dry-run")
     jobs = planned_jobs(result.stdout)
     assert jobs == {"all": 1, "associate": 1, "cohort": 1, "fetch": 1, "meta": 1, "null": 1,
                     "report": 1, "score": 1}, result.stdout
-    assert "cohort=demo_neoadjuvant_d" in result.stdout
+    assert "cohort=demo_neoadjuvant_x" in result.stdout
     assert "cohort=demo_neoadjuvant_a" not in result.stdout
 
 

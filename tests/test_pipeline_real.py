@@ -78,6 +78,10 @@ def test_statistics_are_sensible(real_run):
     row = meta[(meta.signature == "KORKAYA2012_IL6_LOOP") & (meta.method == "zmean")
                & (meta.model == "logistic")].iloc[0]
     assert row["k"] == 2 and row["cohorts"] == "gse42822_trastuzumab,transneo_her2"
+    assert row["interval"] == "HKSJ t(1)" and row["analysis"] == "primary"
+    cox = pd.read_csv(real_run / "results/stats/tcga_brca_subset/survival.tsv", sep="\t")
+    fitted = cox[(cox.model == "cox") & cox.effect.notna()]
+    assert fitted["ph_p"].between(0, 1).all()
 
 
 def test_report_covers_every_cohort(real_run):

@@ -184,3 +184,58 @@ def test_kaplan_meier_matches_lifelines():
     ref = KaplanMeierFitter().fit(time, event).survival_function_
     expected = ref.loc[t[1:]].to_numpy().ravel()
     np.testing.assert_allclose(s[1:], expected, rtol=1e-12)
+
+
+def _bcg():
+    a, b, c, d = BCG.T
+    return np.log((a / (a + b)) / (c / (c + d))), 1 / a - 1 / (a + b) + 1 / c - 1 / (c + d)
+
+
+def test_paule_mandel_and_hksj_match_statsmodels():
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    from her2atlas.meta import hksj, paule_mandel
+
+    y, v = _bcg()
+    ref = combine_effects(y, v, method_re="pm")
+    assert paule_mandel(y, v) == pytest.approx(ref.tau2, rel=1e-6)
+    assert paule_mandel(y, v) == pytest.approx(0.3181, abs=5e-4)  # metafor method="PM"
+    dl = combine_effects(y, v, method_re="dl")
+    res = hksj(y, v, dl.tau2)
+    assert res["se"] == pytest.approx(dl.sd_eff_w_re_hksj, rel=1e-8)
+    t = __import__("scipy").stats.t.ppf(0.975, len(y) - 1)
+    assert res["ci_high"] - res["estimate"] == pytest.approx(t * res["se"], rel=1e-12)
+
+
+def test_prediction_interval_and_leave_one_out_bcg():
+    from scipy.stats import t as student_t
+
+    from her2atlas.meta import dersimonian_laird, leave_one_out, prediction_interval
+
+    y, v = _bcg()
+    dl = dersimonian_laird(y, v)
+    lo, hi = prediction_interval(dl["estimate"], dl["se"], dl["tau2"], len(y))
+    half = student_t.ppf(0.975, len(y) - 2) * np.sqrt(0.3088 + 0.1787**2)  # Higgins 2009, k-2 df
+    assert lo == pytest.approx(-0.7141 - half, abs=2e-3) and hi == pytest.approx(-0.7141 + half,
+                                                                                abs=2e-3)
+    loo = leave_one_out(y, v)
+    assert len(loo) == 13
+    for i in (0, 7):
+        assert loo[i] == pytest.approx(dersimonian_laird(np.delete(y, i), np.delete(v, i))
+                                       ["estimate"])
+
+
+def test_prediction_interval_covers_a_new_cohort_about_95_percent():
+    from her2atlas.meta import dersimonian_laird, prediction_interval
+
+    rng = np.random.default_rng(0)
+    hits = 0
+    reps = 2000
+    for _ in range(reps):
+        k, tau = 12, 0.3
+        v = rng.uniform(0.01, 0.05, k)
+        y = rng.normal(0, tau, k) + rng.normal(0, np.sqrt(v))
+        dl = dersimonian_laird(y, v)
+        lo, hi = prediction_interval(dl["estimate"], dl["se"], dl["tau2"], k)
+        hits += lo <= rng.normal(0, tau) <= hi
+    assert 0.92 <= hits / reps <= 0.985

@@ -34,6 +34,10 @@ COHORTS = {
                            "seed": 22},
     "demo_adjuvant_c": {"n": 220, "units": "log2_fpkm", "endpoint": "os", "her2_frac": 0.55,
                         "seed": 33},
+    "demo_neoadjuvant_d": {"n": 110, "units": "tpm", "endpoint": "pcr", "her2_frac": 1.0,
+                           "seed": 44},
+    "demo_neoadjuvant_e": {"n": 100, "units": "log2", "endpoint": "pcr", "her2_frac": 1.0,
+                           "seed": 55},
 }
 
 
@@ -95,6 +99,10 @@ def make_cohort(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         matrix = pd.DataFrame(values, index=genes, columns=samples)
     elif spec["units"] == "log2_fpkm":
         matrix = pd.DataFrame(np.round(log2 - 2.0, 3), index=genes, columns=samples)
+    elif spec["units"] == "tpm":
+        tpm = np.exp2(log2)
+        matrix = pd.DataFrame(np.round(tpm / tpm.sum(axis=0) * 1e6, 4), index=genes,
+                              columns=samples)
     else:
         matrix = pd.DataFrame(np.round(log2, 4), index=genes, columns=samples)
     matrix.index.name = "gene"

@@ -95,8 +95,9 @@ def _results_view(frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["cohort"])
     view = frame.copy()
     view["effect (95% CI)"] = [effect_ci(r) for _, r in view.iterrows()]
-    keep = ["cohort", "subgroup", "signature", "method", "endpoint", "model", "n", "events",
-            "effect_type", "effect (95% CI)", "p", "q", "direction", "note", "formula"]
+    keep = ["analysis", "cohort", "question", "subgroup", "signature", "method", "endpoint",
+            "model", "estimator", "n", "events", "effect_type", "effect (95% CI)", "p", "q",
+            "direction", "ph_p", "note", "formula"]
     return view[[c for c in keep if c in view.columns]]
 
 
@@ -105,8 +106,15 @@ def _meta_view(frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["signature"])
     view = frame.copy()
     view["effect (95% CI)"] = [effect_ci(r) for _, r in view.iterrows()]
-    keep = ["signature", "role", "method", "endpoint", "model", "k", "cohorts", "n_total",
-            "events_total", "effect_type", "effect (95% CI)", "p", "q", "tau2", "i2",
+    view["prediction interval"] = [
+        f"{r['pi_low']:.2f}–{r['pi_high']:.2f}" if np.isfinite(r["pi_low"]) else "NA"
+        for _, r in view.iterrows()]
+    view["leave-one-out range"] = [
+        f"{r['loo_min']:.2f}–{r['loo_max']:.2f}" if np.isfinite(r["loo_min"]) else "NA"
+        for _, r in view.iterrows()]
+    keep = ["analysis", "signature", "role", "method", "endpoint", "model", "k", "cohorts",
+            "n_total", "events_total", "effect_type", "effect (95% CI)", "interval", "p", "q",
+            "tau2_dl", "tau2_pm", "i2", "q_p", "prediction interval", "leave-one-out range",
             "direction", "note"]
     return view[keep]
 
@@ -149,10 +157,10 @@ def primary_summary(primary: dict | None, meta_response: pd.DataFrame,
         m = match.iloc[0]
         sentence = (
             f"{what}: pooled {m['effect_type']} = {m['effect']:.2f} (95% CI "
-            f"{m['ci_low']:.2f}–{m['ci_high']:.2f}), p = {fmt(m['p'])}, q = {fmt(m['q'])}, over "
-            f"{int(m['k'])} cohorts ({m['cohorts']}; n = {int(m['n_total'])}, "
-            f"{int(m['events_total'])} events); I² = {m['i2']:.0f}%, τ² = {m['tau2']:.3g}. "
-            f"Direction: {m['direction']}. "
+            f"{m['ci_low']:.2f}–{m['ci_high']:.2f}, {m['interval']}), p = {fmt(m['p'])}, "
+            f"q = {fmt(m['q'])}, over {int(m['k'])} cohorts ({m['cohorts']}; "
+            f"n = {int(m['n_total'])}, {int(m['events_total'])} events); I² = {m['i2']:.0f}%, "
+            f"τ² = {m['tau2_dl']:.3g}. Direction: {m['direction']}. "
         )
         consistent = (m["effect"] < 1) == (primary["expect"] == "below_1")
         significant = m["p"] < 0.05
@@ -377,13 +385,19 @@ def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: s
         f"{config.get('scoring', {}).get('ssgsea_alpha', 0.25)}, unnormalised ES), GSVA "
         "(Hänzelmann et al. 2013) and the mRNA stemness index (Malta et al. 2018). Within "
         "HER2-positive samples (the trastuzumab-treated ones where recorded), pCR was related "
-        "to scores by ROC AUC (DeLong 95% CI, Mann–Whitney p) and logistic regression per 1 SD "
-        "(unadjusted and ER-adjusted); survival by Cox regression per 1 SD (Breslow ties) and a "
-        "median-split log-rank test. Each signature's association is also compared with 1,000 "
+        "to scores by ROC AUC (DeLong 95% CI, Mann–Whitney p) and logistic regression per 1 SD; "
+        "survival by Cox regression per 1 SD (Breslow ties) and a "
+        "pre-specified split log-rank test, with a Schoenfeld-residual check of proportional "
+        "hazards; adjusted models add ER status and, separately, the immune and proliferation "
+        "control scores; Firth's penalised likelihood replaces ML when events are few or the "
+        "data separate. Randomised ± trastuzumab cohorts add the score × trastuzumab "
+        "interaction. Each signature's association is also compared with 1,000 "
         "random gene sets of the same size matched on mean expression (Venet et al. 2011; "
         "empirical p per cohort). Benjamini–Hochberg q values are computed within the "
         "families declared in the configuration. Per-cohort log effects were pooled with "
-        "DerSimonian–Laird random effects (I², τ²). Scores are never pooled across cohorts.")
+        "DerSimonian–Laird random effects (I², τ²; Paule–Mandel τ² alongside), with a "
+        "Hartung–Knapp–Sidik–Jonkman interval when few cohorts contribute, a 95% prediction "
+        "interval and leave-one-out ranges. Scores are never pooled across cohorts.")
     index = env.get_template("index.html").render(
         page_title=title, nav_cohorts=cohorts, synthetic=synthetic_note,
         primary=primary_summary(primary, meta_response, meta_survival, per_cohort),

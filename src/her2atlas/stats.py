@@ -23,6 +23,7 @@ class Fit:
     converged: bool
     iterations: int
     note: str = ""
+    extra: dict | None = None
 
     def wald(self, j: int) -> tuple[float, float, float, float]:
         """(estimate, lower, upper, p) on the log scale for coefficient ``j``."""
@@ -83,8 +84,60 @@ def logistic_fit(X: np.ndarray, y: np.ndarray, *, max_iter: int = 100, tol: floa
     return Fit(beta, se, converged, it, note)
 
 
-def cox_fit(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, max_iter: int = 50,
-            tol: float = 1e-9) -> Fit:
+def _risk_sets(time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Order by descending time and, per row, the last row of its tie block (Breslow risk set)."""
+    order = np.argsort(-time, kind="stable")
+    t = time[order]
+    n = len(t)
+    _, first_idx = np.unique(-t, return_index=True)
+    starts = np.sort(first_idx)
+    ends = np.append(starts[1:], n) - 1
+    block_end = np.repeat(ends, np.diff(np.append(starts, n)))
+    return order, block_end
+
+
+class _CoxData:
+    """Per-stratum sorted data and the partial-likelihood pieces (log-lik, score, information)."""
+
+    def __init__(self, X, time, event, strata):
+        self.groups = []
+        for value in np.unique(strata):
+            m = strata == value
+            order, block_end = _risk_sets(time[m])
+            self.groups.append((X[m][order], event[m][order], block_end, time[m][order]))
+
+    def pieces(self, b):
+        p = len(b)
+        loglik, grad, info = 0.0, np.zeros(p), np.zeros((p, p))
+        for X, event, block_end, _ in self.groups:
+            eta = X @ b
+            shift = eta.max()
+            r = np.exp(eta - shift)
+            s0 = np.cumsum(r)[block_end]
+            s1 = np.cumsum(X * r[:, None], axis=0)[block_end]
+            s2 = np.cumsum(X[:, :, None] * X[:, None, :] * r[:, None, None], axis=0)[block_end]
+            d = event == 1
+            loglik += float(np.sum(eta[d] - shift - np.log(s0[d])))
+            xbar = s1[d] / s0[d, None]
+            grad += np.sum(X[d] - xbar, axis=0)
+            info += np.sum(s2[d] / s0[d, None, None] - xbar[:, :, None] * xbar[:, None, :], axis=0)
+        return loglik, grad, info
+
+    def schoenfeld(self, b):
+        """(event times, unscaled Schoenfeld residuals) over all strata."""
+        times, resid = [], []
+        for X, event, block_end, t in self.groups:
+            r = np.exp(X @ b - (X @ b).max())
+            s0 = np.cumsum(r)[block_end]
+            s1 = np.cumsum(X * r[:, None], axis=0)[block_end]
+            d = event == 1
+            resid.append(X[d] - s1[d] / s0[d, None])
+            times.append(t[d])
+        return np.concatenate(times), np.concatenate(resid)
+
+
+def cox_fit(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, strata=None,
+            max_iter: int = 50, tol: float = 1e-9) -> Fit:
     """Cox proportional hazards by Newton–Raphson on the Breslow partial likelihood.
 
     Parameters
@@ -93,38 +146,24 @@ def cox_fit(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, max_iter: int
         n × p covariates (no intercept).
     time, event
         Follow-up times and 0/1 event indicators.
+    strata
+        Optional stratum labels: a separate baseline hazard per stratum (stratified Cox).
+
+    Returns
+    -------
+    Fit
+        With ``extra["data"]`` kept for :func:`ph_test`.
     """
     X = np.asarray(X, float)
     time = np.asarray(time, float)
     event = np.asarray(event, float)
-    order = np.argsort(-time, kind="stable")  # descending time: risk sets are prefixes
-    X, time, event = X[order], time[order], event[order]
     n, p = X.shape
-    # index of the last row of each block of tied times (risk set of a time includes all ties)
-    _, first_idx = np.unique(-time, return_index=True)
-    block_end = np.empty(n, int)
-    starts = np.sort(first_idx)
-    ends = np.append(starts[1:], n) - 1
-    for s, e in zip(starts, ends, strict=True):
-        block_end[s:e + 1] = e
+    data = _CoxData(X, time, event, np.zeros(n) if strata is None else np.asarray(strata))
+    pieces = data.pieces
     beta = np.zeros(p)
     converged = False
     note = ""
     it = 0
-
-    def pieces(b):
-        eta = X @ b
-        eta -= eta.max()
-        r = np.exp(eta)
-        s0 = np.cumsum(r)[block_end]
-        s1 = np.cumsum(X * r[:, None], axis=0)[block_end]
-        s2 = np.cumsum(X[:, :, None] * X[:, None, :] * r[:, None, None], axis=0)[block_end]
-        d = event == 1
-        loglik = float(np.sum(eta[d] - np.log(s0[d])))
-        xbar = s1[d] / s0[d, None]
-        grad = np.sum(X[d] - xbar, axis=0)
-        info = np.sum(s2[d] / s0[d, None, None] - xbar[:, :, None] * xbar[:, None, :], axis=0)
-        return loglik, grad, info
 
     loglik, grad, info = pieces(beta)
     for it in range(1, max_iter + 1):  # noqa: B007 - reported in Fit.iterations
@@ -150,11 +189,107 @@ def cox_fit(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, max_iter: int
     elif not converged and not note:
         note = f"did not converge in {max_iter} iterations"
     try:
-        se = np.sqrt(np.diag(np.linalg.inv(info)))
+        cov = np.linalg.inv(info)
+        se = np.sqrt(np.diag(cov))
     except np.linalg.LinAlgError:
+        cov = np.full((p, p), np.nan)
         se = np.full(p, np.nan)
         converged, note = False, note or "singular information matrix"
-    return Fit(beta, se, converged, it, note)
+    fit = Fit(beta, se, converged, it, note)
+    fit.extra = {"data": data, "cov": cov}
+    return fit
+
+
+def ph_test(fit: Fit, j: int = 0, *, transform: str = "rank") -> tuple[float, float]:
+    """Grambsch–Therneau test of proportional hazards for coefficient ``j``.
+
+    Scaled Schoenfeld residuals (d · V · r + β) are related to a transform of event time
+    (``rank``, ``identity`` or ``log``); returns (chi-square with 1 df, p). A small p suggests
+    the hazard ratio changes over time.
+    """
+    data, cov = fit.extra["data"], fit.extra["cov"]
+    times, resid = data.schoenfeld(fit.coef)
+    d = len(times)
+    if d < 3:
+        return float("nan"), float("nan")
+    if transform == "rank":
+        g = sps.rankdata(times)
+    elif transform == "log":
+        g = np.log(times)
+    else:
+        g = times.astype(float)
+    g = g - g.mean()
+    scaled = d * resid @ cov  # d · r · V (rows: events)
+    num = (g @ scaled[:, j]) ** 2
+    den = d * cov[j, j] * (g @ g)
+    chi2 = float(num / den)
+    return chi2, float(sps.chi2.sf(chi2, 1))
+
+
+def firth_logistic_fit(X: np.ndarray, y: np.ndarray, *, max_iter: int = 200,
+                       tol: float = 1e-9) -> Fit:
+    """Firth's penalised-likelihood logistic regression (Firth 1993; Heinze & Schemper 2002).
+
+    Maximises ``l(β) + ½ log|I(β)|`` by Newton steps on the modified score
+    ``X'(y − μ + h(½ − μ))`` (h: hat-matrix diagonal), with step halving. Finite under
+    separation; standard errors from the inverse information (Wald intervals).
+    """
+    X = np.asarray(X, float)
+    y = np.asarray(y, float)
+    beta = np.zeros(X.shape[1])
+
+    def penalised(b):
+        mu = 1 / (1 + np.exp(-np.clip(X @ b, -40, 40)))
+        w = mu * (1 - mu)
+        info = X.T @ (X * w[:, None])
+        sign, logdet = np.linalg.slogdet(info)
+        ll = np.sum(y * np.log(mu + 1e-300) + (1 - y) * np.log(1 - mu + 1e-300))
+        return ll + 0.5 * logdet, mu, w, info
+
+    value, mu, w, info = penalised(beta)
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007 - reported in Fit.iterations
+        inv = np.linalg.inv(info)
+        h = np.einsum("ij,jk,ik->i", X * np.sqrt(w)[:, None], inv, X * np.sqrt(w)[:, None])
+        step = inv @ (X.T @ (y - mu + h * (0.5 - mu)))
+        for _ in range(30):
+            new_value, new_mu, new_w, new_info = penalised(beta + step)
+            if new_value >= value - 1e-12:
+                break
+            step /= 2
+        beta = beta + step
+        value, mu, w, info = new_value, new_mu, new_w, new_info
+        if np.max(np.abs(step)) < tol:
+            converged = True
+            break
+    se = np.sqrt(np.diag(np.linalg.inv(info)))
+    return Fit(beta, se, converged, it,
+               "" if converged else f"did not converge in {max_iter} iterations")
+
+
+def logrank_test_k(time: np.ndarray, event: np.ndarray, groups: np.ndarray) -> tuple[float, float]:
+    """k-group log-rank test (chi-square with k − 1 df); returns (statistic, p)."""
+    time = np.asarray(time, float)
+    event = np.asarray(event, int)
+    labels = np.unique(groups)
+    k = len(labels)
+    if k < 2:
+        return float("nan"), float("nan")
+    o_minus_e = np.zeros(k)
+    var = np.zeros((k, k))
+    for t in np.unique(time[event == 1]):
+        at_risk = time >= t
+        n = at_risk.sum()
+        d = ((time == t) & (event == 1)).sum()
+        n_g = np.array([(at_risk & (groups == g)).sum() for g in labels])
+        d_g = np.array([((time == t) & (event == 1) & (groups == g)).sum() for g in labels])
+        o_minus_e += d_g - d * n_g / n
+        if n > 1:
+            frac = n_g / n
+            var += d * (n - d) / (n - 1) * (np.diag(frac) - np.outer(frac, frac))
+    stat = float(o_minus_e[:-1] @ np.linalg.pinv(var[:-1, :-1]) @ o_minus_e[:-1])
+    return stat, float(sps.chi2.sf(stat, k - 1))
 
 
 def logrank_test(time: np.ndarray, event: np.ndarray, group: np.ndarray) -> tuple[float, float]:

@@ -10,8 +10,8 @@ rule associate:
         response="results/stats/{cohort}/response.tsv",
         survival="results/stats/{cohort}/survival.tsv",
     params:
-        min_events=config["association"].get("min_events", 5),
-        fdr_family=config["association"].get("fdr_family", ["subgroup", "endpoint", "model"]),
+        settings=config["association"],
+        primary=config.get("primary"),
     log:
         "logs/associate/{cohort}.log",
     benchmark:

@@ -31,7 +31,7 @@ SIGNATURE_FILES = [
     {k: v for k, v in c.items() if k in ("name", "path", "url", "sha256")}
     for c in config["signatures"].get("collections", [])
 ] + [w["file"] for w in config["signatures"].get("weights", [])]
-NULL = config["scoring"].get("null", {})
+NULL = config["scoring"].get("random_null", {})
 
 
 def manifest_path(wildcards):

@@ -11,6 +11,8 @@ rule meta:
     params:
         min_cohorts=config["meta"].get("min_cohorts", 2),
         fdr_family=config["meta"].get("fdr_family", ["endpoint", "model"]),
+        hksj_below=config["meta"].get("hksj_below", 5),
+        primary=config.get("primary"),
     log:
         "logs/meta.log",
     benchmark:

@@ -22,7 +22,7 @@ rule report:
         cohorts=COHORTS,
         config=config,
         title=config.get("report", {}).get("title", "her2atlas report"),
-        primary=config.get("report", {}).get("primary"),
+        primary=config.get("primary"),
     resources:
         mem_mb=4000,
     log:
