@@ -239,3 +239,21 @@ def test_prediction_interval_covers_a_new_cohort_about_95_percent():
         lo, hi = prediction_interval(dl["estimate"], dl["se"], dl["tau2"], k)
         hits += lo <= rng.normal(0, tau) <= hi
     assert 0.92 <= hits / reps <= 0.985
+
+
+def test_delong_interval_covers_the_true_auc_about_95_percent():
+    """Binormal model with known AUC = Φ(δ/√2): the DeLong 95% CI should cover it ~95%."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(11)
+    delta = 1.0
+    true_auc = norm.cdf(delta / np.sqrt(2))
+    reps, hits = 1500, 0
+    for _ in range(reps):
+        neg = rng.normal(0, 1, 60)
+        pos = rng.normal(delta, 1, 40)
+        score = np.concatenate([neg, pos])
+        label = np.concatenate([np.zeros(60, int), np.ones(40, int)])
+        _, _, lo, hi = stats.auc_delong(score, label)
+        hits += lo <= true_auc <= hi
+    assert 0.93 <= hits / reps <= 0.97

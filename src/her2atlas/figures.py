@@ -117,18 +117,18 @@ def roc(curves: list[tuple[str, np.ndarray, np.ndarray, float]], *, title: str) 
     return to_data_uri(fig)
 
 
-def kaplan_meier_plot(time: np.ndarray, event: np.ndarray, high: np.ndarray, *, title: str,
-                      p_value: float, endpoint: str) -> str:
-    """Kaplan–Meier curves for high vs low score with numbers at risk underneath."""
+def kaplan_meier_plot(time: np.ndarray, event: np.ndarray, groups: list[tuple[str, np.ndarray]],
+                      *, title: str, p_value: float, endpoint: str) -> str:
+    """Kaplan–Meier curves per score group (e.g. low/high or tertiles), numbers at risk below."""
     plt = _plt()
-    fig, (ax, risk) = plt.subplots(2, 1, figsize=(4.0, 3.4),
-                                   gridspec_kw={"height_ratios": [4, 1]}, sharex=True)
-    groups = [("low", ~high), ("high", high)]
+    fig, (ax, risk) = plt.subplots(2, 1, figsize=(4.0, 3.2 + 0.15 * len(groups)),
+                                   gridspec_kw={"height_ratios": [4, 0.5 + 0.3 * len(groups)]},
+                                   sharex=True)
     for i, (label, mask) in enumerate(groups):
         t, s = kaplan_meier(time[mask], event[mask])
         t = np.append(t, time[mask].max())
         s = np.append(s, s[-1])
-        ax.step(t, s, where="post", color=PALETTE[i], label=f"{label} score (n={mask.sum()})")
+        ax.step(t, s, where="post", color=PALETTE[i], label=f"{label} (n={mask.sum()})")
     ax.set_ylim(0, 1.02)
     ax.set_ylabel(f"{endpoint.upper()} probability")
     ax.legend(fontsize=6, frameon=False, loc="lower left")
@@ -137,10 +137,11 @@ def kaplan_meier_plot(time: np.ndarray, event: np.ndarray, high: np.ndarray, *, 
     for i, (_label, mask) in enumerate(groups):
         counts = [int((time[mask] >= t).sum()) for t in ticks]
         for t, c in zip(ticks, counts, strict=True):
-            risk.text(t, 1 - i, str(c), ha="center", va="center", fontsize=6, color=PALETTE[i])
-    risk.set_yticks([1, 0])
-    risk.set_yticklabels(["low", "high"], fontsize=6)
-    risk.set_ylim(-0.5, 1.5)
+            risk.text(t, len(groups) - 1 - i, str(c), ha="center", va="center", fontsize=6,
+                      color=PALETTE[i])
+    risk.set_yticks(list(range(len(groups) - 1, -1, -1)))
+    risk.set_yticklabels([g[0] for g in groups], fontsize=6)
+    risk.set_ylim(-0.5, len(groups) - 0.5)
     risk.set_xlabel("months")
     risk.set_title("numbers at risk", fontsize=6, loc="left")
     risk.spines["left"].set_visible(False)

@@ -23,7 +23,8 @@ from .stats import Z975, benjamini_hochberg
 META_COLUMNS = [
     "analysis", "signature", "role", "method", "endpoint", "model", "effect_type", "k", "cohorts",
     "n_total", "events_total", "effect", "ci_low", "ci_high", "interval", "log_effect", "se",
-    "p", "q", "fixed_effect", "fixed_ci_low", "fixed_ci_high", "tau2_dl", "tau2_pm", "i2",
+    "p", "q", "fixed_effect", "fixed_ci_low", "fixed_ci_high", "pm_effect", "pm_ci_low",
+    "pm_ci_high", "tau2_dl", "tau2_pm", "i2",
     "q_stat", "q_p", "pi_low", "pi_high", "hksj_ci_low", "hksj_ci_high", "hksj_p",
     "loo_min", "loo_max", "direction", "note",
 ]
@@ -146,6 +147,7 @@ def pool(tables: list[pd.DataFrame], *, min_cohorts: int = 2, hksj_below: int = 
         v = usable["se"].to_numpy(float) ** 2
         dl = dersimonian_laird(y, v)
         tau2_pm = paule_mandel(y, v)
+        pm = random_effects(y, v, tau2_pm)
         hk = hksj(y, v, dl["tau2"]) if len(y) > 1 else None
         use_hksj = hk is not None and len(y) < hksj_below
         lo, hi, p = (hk["ci_low"], hk["ci_high"], hk["p"]) if use_hksj else (
@@ -162,7 +164,8 @@ def pool(tables: list[pd.DataFrame], *, min_cohorts: int = 2, hksj_below: int = 
             "fixed_effect": np.exp(dl["fixed"]),
             "fixed_ci_low": np.exp(dl["fixed"] - Z975 * dl["fixed_se"]),
             "fixed_ci_high": np.exp(dl["fixed"] + Z975 * dl["fixed_se"]),
-            "tau2_dl": dl["tau2"], "tau2_pm": tau2_pm, "i2": dl["i2"], "q_stat": dl["q"],
+            "pm_effect": np.exp(pm["estimate"]), "pm_ci_low": np.exp(pm["ci_low"]),
+            "pm_ci_high": np.exp(pm["ci_high"]), "tau2_dl": dl["tau2"], "tau2_pm": tau2_pm, "i2": dl["i2"], "q_stat": dl["q"],
             "q_p": dl["q_p"], "pi_low": np.exp(pi[0]), "pi_high": np.exp(pi[1]),
             "hksj_ci_low": np.exp(hk["ci_low"]) if hk else np.nan,
             "hksj_ci_high": np.exp(hk["ci_high"]) if hk else np.nan,

@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from . import __version__, figures, stats
+from .association import Settings
 from .atomic import write_text
 from .clinical import as_float_array
 from .cohort import plain
@@ -119,6 +120,23 @@ def _meta_view(frame: pd.DataFrame) -> pd.DataFrame:
     return view[keep]
 
 
+def adjustment_table(meta: pd.DataFrame, method: str) -> pd.DataFrame:
+    """Pooled effects side by side: unadjusted, + clinical covariates, + control scores."""
+    if meta.empty:
+        return pd.DataFrame(columns=["signature"])
+    rows = []
+    for (signature, endpoint), grp in meta[meta["method"] == method].groupby(
+            ["signature", "endpoint"], sort=False):
+        row = {"signature": signature, "role": grp["role"].iloc[0], "endpoint": endpoint}
+        for model, label in (("", "unadjusted"), ("_adj", "+ clinical"),
+                             ("_adj_controls", "+ clinical + control scores")):
+            name = ("logistic" if endpoint == "pcr" else "cox") + model
+            hit = grp[grp["model"] == name]
+            row[label] = effect_ci(hit.iloc[0]) if len(hit) else "NA"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def software_versions() -> pd.DataFrame:
     """Installed versions of the packages the pipeline uses."""
     rows = [{"package": "python", "version": platform.python_version()}]
@@ -183,7 +201,8 @@ def _load_obs(path: str) -> tuple[pd.DataFrame, dict]:
 
 
 def _cohort_figures(obs: pd.DataFrame, scores: pd.DataFrame, response: pd.DataFrame,
-                    survival: pd.DataFrame, signatures, cohort: str) -> tuple[list, list]:
+                    survival: pd.DataFrame, signatures, cohort: str,
+                    settings: Settings) -> tuple[list, list]:
     """Score-by-pCR, ROC and Kaplan–Meier figures for the pooled subgroup of a cohort."""
     resp_figs, surv_figs = [], []
     zmean = scores[scores["method"] == scores["method"].iloc[0]] if len(scores) else scores
@@ -223,20 +242,31 @@ def _cohort_figures(obs: pd.DataFrame, scores: pd.DataFrame, response: pd.DataFr
         for endpoint in sorted(survival["endpoint"].unique()):
             t = as_float_array(obs[f"{endpoint}_time"])
             e = as_float_array(obs[f"{endpoint}_event"])
+            if settings.horizon_months:
+                e = np.where(t > settings.horizon_months, 0, e)
+                t = np.minimum(t, settings.horizon_months)
             for sig in named:
                 s = wide[sig.name].reindex(obs.index).to_numpy(float)
                 m = her2 & np.isfinite(t) & np.isfinite(e) & np.isfinite(s)
                 if m.sum() < 4 or e[m].sum() < 1:
                     continue
-                high = s[m] > np.median(s[m])
-                _, p = stats.logrank_test(t[m], e[m].astype(int), high)
+                if settings.survival_split == "tertile":
+                    group = np.digitize(s[m], np.quantile(s[m], [1 / 3, 2 / 3]), right=True)
+                    groups = [(name, group == g) for g, name in
+                              enumerate(["low tertile", "middle tertile", "high tertile"])]
+                    split = "tertiles"
+                else:
+                    group = (s[m] > np.median(s[m])).astype(int)
+                    groups = [("low score", group == 0), ("high score", group == 1)]
+                    split = "above vs at/below the median"
+                _, p = stats.logrank_test_k(t[m], e[m].astype(int), group)
                 surv_figs.append({
-                    "uri": figures.kaplan_meier_plot(t[m], e[m].astype(int), high,
+                    "uri": figures.kaplan_meier_plot(t[m], e[m].astype(int), groups,
                                                      title=f"{sig.name} ({method})", p_value=p,
                                                      endpoint=endpoint),
-                    "alt": f"Kaplan-Meier {endpoint} by {sig.name} median split in {cohort}",
-                    "caption": f"{endpoint.upper()} by {sig.name} ({method}) above vs at/below "
-                               "the median (pre-specified split), numbers at risk below."})
+                    "alt": f"Kaplan-Meier {endpoint} by {sig.name} {split} in {cohort}",
+                    "caption": f"{endpoint.upper()} by {sig.name} ({method}) {split} "
+                               "(pre-specified split), numbers at risk below."})
     return resp_figs, surv_figs
 
 
@@ -268,6 +298,7 @@ def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: s
     env = jinja2.Environment(loader=jinja2.PackageLoader("her2atlas", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)
     catalogue = read_catalogue(inputs["catalogue"])
+    settings = Settings.from_config(config.get("association"))
     catalogue_frame = pd.read_csv(inputs["catalogue"], sep="\t", dtype=str, keep_default_na=False)
     read = read_results
     responses = [read(p) for p in inputs["response"]]
@@ -312,7 +343,7 @@ def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: s
             "warnings": len(warnings)})
         scores = read(inputs["scores"][i])
         resp_figs, surv_figs = _cohort_figures(obs, scores, responses[i], survivals[i], catalogue,
-                                               cohort)
+                                               cohort, settings)
         page = env.get_template("cohort.html").render(
             page_title=f"{cohort} — {prov.get('title', '')}", nav_cohorts=cohorts,
             synthetic=("This cohort is synthetic demo data generated by her2atlas.demo."
@@ -403,6 +434,10 @@ def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: s
         primary=primary_summary(primary, meta_response, meta_survival, per_cohort),
         cohort_table=to_table(pd.DataFrame(cohort_rows)), forests=forests,
         meta_response=to_table(_meta_view(meta_response)),
+        adjustment=to_table(adjustment_table(pd.concat([meta_response, meta_survival],
+                                                       ignore_index=True),
+                                             (primary or {}).get("method", "zmean"))),
+        adjustment_method=(primary or {}).get("method", "zmean"),
         meta_survival=to_table(_meta_view(meta_survival)),
         signature_table=to_table(sig_table),
         methods_text=methods_text, software=to_table(software_versions()),
