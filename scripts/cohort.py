@@ -8,7 +8,8 @@ from her2atlas.manifest import load_manifest
 from her2atlas.runtime import from_snakemake
 
 with from_snakemake(snakemake) as log:
-    manifest = load_manifest(snakemake.input.manifest, snakemake.params.schema)
+    manifest = load_manifest(snakemake.input.manifest, snakemake.params.schema,
+                             geo_base_url=snakemake.params.geo_base_url)
     fetched = json.loads(open(snakemake.input.fetched, encoding="utf-8").read())
     adata = build_cohort(
         manifest, snakemake.params.raw_dir, manifest_file=snakemake.input.manifest,

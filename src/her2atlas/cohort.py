@@ -34,6 +34,46 @@ def _file_path(raw_dir: Path, name: str, manifest_file: str) -> Path:
     return path
 
 
+def load_geo_expression(manifest: dict, raw_dir: Path, manifest_file: str
+                        ) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """Series matrices → gene × sample log2 matrix, with the parsed GEO sample table."""
+    from . import geo
+
+    spec = manifest["expression"]
+    geo_spec = manifest["geo"]
+    parsed = [geo.parse_series_matrix(_file_path(raw_dir, name, manifest_file))
+              for name in spec["files"]]
+    data = pd.concat([p.data for p in parsed], axis=1)
+    samples = pd.concat([p.samples for p in parsed], axis=0)
+    if data.empty:
+        raise Her2AtlasError("the series matrix has no data table", file=manifest_file,
+                             field="geo.series", fix="GEO has no processed values for it")
+    table = platform.read_soft_platform(_file_path(raw_dir, spec["platform_annotation"],
+                                                   manifest_file))
+    mapping = platform.probe_to_symbol(table, multi=geo_spec.get("multi_gene_probes", "drop"),
+                                       file=spec["platform_annotation"])
+    steps: dict[str, Any] = {"files": list(spec["files"]),
+                             "platform": geo_spec["platform"],
+                             "characteristics_conflicts": sum(len(p.conflicts) for p in parsed)}
+    units = spec.get("units", "auto")
+    if units == "auto":
+        data, note = geo.log2_if_needed(data)
+        steps["units"] = "auto"
+        steps["to_log2"] = note
+    else:
+        data = expression.to_log2(data, units, file=manifest_file)
+        steps["units"] = units
+        steps["to_log2"] = expression.UNIT_RULES[units]
+    genes, summary = geo.probes_to_genes(data, mapping,
+                                         rule=spec.get("duplicate_genes", "highest_mean"))
+    steps["probe_collapse"] = {**summary, "multi_gene_probes":
+                               geo_spec.get("multi_gene_probes", "drop")}
+    all_na = genes.isna().all(axis=1)
+    genes = genes[~all_na]
+    steps["all_na_genes_dropped"] = int(all_na.sum())
+    return genes, steps, samples
+
+
 def load_expression(spec: dict, raw_dir: Path, manifest_file: str) -> tuple[pd.DataFrame, dict]:
     """Read, combine, correct, convert and collapse the expression files of a manifest.
 
@@ -122,10 +162,18 @@ def load_expression(spec: dict, raw_dir: Path, manifest_file: str) -> tuple[pd.D
 
 
 def load_clinical(spec: dict, samples: pd.Index, raw_dir: Path,
-                  manifest_file: str) -> tuple[pd.DataFrame, dict]:
-    """Read every clinical table and map its fields onto the expression samples."""
+                  manifest_file: str, *, extra_tables: dict[str, pd.DataFrame] | None = None
+                  ) -> tuple[pd.DataFrame, dict]:
+    """Read every clinical table and map its fields onto the expression samples.
+
+    ``extra_tables`` (e.g. the GEO sample characteristics as table ``geo``) are used as given.
+    """
     tables: dict[str, pd.DataFrame] = {}
     notes: dict[str, Any] = {}
+    for name, table in (extra_tables or {}).items():
+        tables[name] = table.astype(object).where(table.notna(), "")
+        notes[name] = {"samples_matched": int(samples.isin(table.index).sum()),
+                       "duplicated_ids": 0, "conflicting_ids": 0}
     for name, table_spec in spec.get("tables", {}).items():
         path = _file_path(raw_dir, table_spec["file"], manifest_file)
         raw = clinical.read_table(path, comment=table_spec.get("comment"))
@@ -262,11 +310,16 @@ def build_cohort(
     import anndata as ad
 
     raw_dir = Path(raw_dir)
-    matrix, steps = load_expression(manifest["expression"], raw_dir, manifest_file)
+    extra_tables = {}
+    if manifest["source"]["kind"] == "geo":
+        matrix, steps, geo_samples = load_geo_expression(manifest, raw_dir, manifest_file)
+        extra_tables["geo"] = geo_samples
+    else:
+        matrix, steps = load_expression(manifest["expression"], raw_dir, manifest_file)
     raw_counts = matrix.attrs.pop("companion", None)  # raw counts, collapsed like the log2 matrix
     samples = pd.Index(matrix.columns)
     obs, table_notes = load_clinical(manifest.get("clinical", {}), samples, raw_dir,
-                                     manifest_file)
+                                     manifest_file, extra_tables=extra_tables)
     keep = apply_sample_filter(obs, manifest.get("sample_filter"), manifest_file)
     obs = obs[keep]
     matrix = matrix.loc[:, keep.to_numpy()]

@@ -22,7 +22,34 @@ def check_cohort_id(cohort: str, *, file: str = "config.yaml") -> str:
     return cohort
 
 
-def load_manifest(path: str | Path, schema_path: str | Path) -> dict:
+def expand_geo(manifest: dict, *, geo_base_url: str) -> None:
+    """Turn a manifest's ``geo`` section into ordinary file entries and expression defaults.
+
+    Each file gets the GEO-relative path (so a mirror of GEO's tree under a data root is found
+    first) and the URL under ``geo_base_url``.
+    """
+    from . import geo
+
+    spec = manifest["geo"]
+    gse, gpl = spec["series"], spec["platform"]
+    sha = spec.get("sha256", {})
+    matrices = spec.get("matrices") or [f"{gse}_series_matrix.txt.gz"]
+    annot = (geo.platform_annot_path(gpl) if spec.get("annotation", "annot") == "annot"
+             else geo.platform_soft_path(gpl))
+    entries = [{"name": name, "path": geo.series_matrix_path(gse, name)} for name in matrices]
+    entries.append({"name": Path(annot).name, "path": annot})
+    for entry in entries:
+        entry["url"] = f"{geo_base_url.rstrip('/')}/{entry['path']}"
+        if entry["name"] in sha:
+            entry["sha256"] = sha[entry["name"]]
+    manifest["files"] = entries + list(manifest.get("files", []))
+    expression = manifest.setdefault("expression", {"units": "auto"})
+    expression.setdefault("files", matrices)
+    expression["platform_annotation"] = Path(annot).name
+
+
+def load_manifest(path: str | Path, schema_path: str | Path, *,
+                  geo_base_url: str = "https://ftp.ncbi.nlm.nih.gov") -> dict:
     """Load and validate one cohort manifest.
 
     Checks beyond the schema: the id matches the file name, every file name referenced by the
@@ -37,6 +64,8 @@ def load_manifest(path: str | Path, schema_path: str | Path) -> dict:
     path = Path(path)
     manifest = load_validated(path, schema_path)
     file = str(path)
+    if manifest["source"]["kind"] == "geo":
+        expand_geo(manifest, geo_base_url=geo_base_url)
     check_cohort_id(manifest["id"], file=file)
     if manifest["id"] != path.stem:
         raise Her2AtlasError(
@@ -56,8 +85,10 @@ def load_manifest(path: str | Path, schema_path: str | Path) -> dict:
             raise Her2AtlasError(f"file name {entry['name']!r} is declared twice", file=file,
                                  field="files", fix="give each file a distinct name")
         declared.add(entry["name"])
-    used = list(manifest["expression"]["files"])
+    used = list(manifest["expression"].get("files", []))
     used += [t["file"] for t in manifest.get("clinical", {}).get("tables", {}).values()]
+    if manifest["expression"].get("platform_annotation"):
+        used.append(manifest["expression"]["platform_annotation"])
     psc = manifest["expression"].get("probe_sum_correction") or {}
     used += [s["file"] for s in psc.get("sources", [])]
     for name in used:

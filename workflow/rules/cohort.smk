@@ -10,6 +10,7 @@ rule cohort:
         qc="results/qc/{cohort}.json",
     params:
         schema=MANIFEST_SCHEMA,
+        geo_base_url=GEO_BASE_URL,
         raw_dir=lambda w: f"{RAW}/{w.cohort}",
         on_count_mismatch=config.get("on_count_mismatch", "error"),
     resources:

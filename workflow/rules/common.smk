@@ -14,7 +14,11 @@ try:
     validate(config, CONFIG_SCHEMA, file="config.yaml (with any --configfile/--config)")
     COHORTS = [check_cohort_id(c) for c in config["cohorts"]]
     MANIFEST_DIR = config.get("manifests_dir", "workflow/cohorts")
-    MANIFESTS = {c: load_manifest(f"{MANIFEST_DIR}/{c}.yaml", MANIFEST_SCHEMA) for c in COHORTS}
+    GEO_BASE_URL = config.get("geo_base_url", "https://ftp.ncbi.nlm.nih.gov")
+    MANIFESTS = {
+        c: load_manifest(f"{MANIFEST_DIR}/{c}.yaml", MANIFEST_SCHEMA, geo_base_url=GEO_BASE_URL)
+        for c in COHORTS
+    }
 except Her2AtlasError as exc:
     sys.exit(f"her2atlas: configuration error\n{exc}")
 
