@@ -3,17 +3,23 @@
 import json
 
 from her2atlas.atomic import write_text
-from her2atlas.fetch import fetch_all
+from her2atlas.fetch import fetch_all, fetch_cohort
 from her2atlas.runtime import from_snakemake
 
 with from_snakemake(snakemake) as log:
-    records = fetch_all(
-        snakemake.params.entries,
-        snakemake.params.dest,
-        data_roots=snakemake.params.data_roots,
-        allow_download=snakemake.params.allow_download,
-        context=snakemake.params.context,
-    )
+    manifest = snakemake.params.get("manifest")
+    if manifest:  # a cohort: any source kind
+        records = fetch_cohort(
+            manifest, snakemake.params.dest, data_roots=snakemake.params.data_roots,
+            allow_download=snakemake.params.allow_download, context=snakemake.params.context,
+            cbioportal_url=snakemake.params.cbioportal_url,
+        )
+    else:  # the signature catalogue's files
+        records = fetch_all(
+            snakemake.params.entries, snakemake.params.dest,
+            data_roots=snakemake.params.data_roots,
+            allow_download=snakemake.params.allow_download, context=snakemake.params.context,
+        )
     for record in records:
         log.info("%s  %s  from %s", record["sha256"][:12], record["name"], record["source"])
     write_text(snakemake.output[0], json.dumps(records, indent=2) + "\n")

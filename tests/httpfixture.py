@@ -14,6 +14,7 @@ class Route:
         self.body = body
         self.plan = list(plan or ["ok"])
         self.requests = 0
+        self.posted: list[bytes] = []
 
     def next(self) -> str:
         self.requests += 1
@@ -30,6 +31,14 @@ class Server:
         class Handler(http.server.BaseHTTPRequestHandler):
             def log_message(self, *args):  # keep test output quiet
                 pass
+
+            def do_POST(self):  # noqa: N802 - http.server API
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                route = routes.get(self.path)
+                if route is not None:
+                    route.posted.append(body)
+                self.do_GET()
 
             def do_GET(self):  # noqa: N802 - http.server API
                 route = routes.get(self.path)

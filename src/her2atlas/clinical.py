@@ -32,11 +32,25 @@ TIME_UNITS = {"days": 1 / 30.4375, "months": 1.0, "years": 12.0}
 
 
 def read_table(path: str | Path, *, comment: str | None = None) -> pd.DataFrame:
-    """Read a clinical CSV/TSV (gz allowed) as strings, nothing converted to NA yet."""
+    """Read a clinical CSV/TSV (gz allowed) as strings, nothing converted to NA yet.
+
+    ``comment``: leading lines starting with it are skipped (cBioPortal files start with four
+    ``#`` lines); the character inside values is left alone.
+    """
+    import gzip
+
     path = Path(path)
     name = path.name.lower().removesuffix(".gz")
     sep = "," if name.endswith(".csv") else "\t"
-    return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, comment=comment)
+    skip = 0
+    if comment:
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if not line.startswith(comment):
+                    break
+                skip += 1
+    return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skiprows=skip)
 
 
 def index_table(

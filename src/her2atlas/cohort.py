@@ -88,7 +88,7 @@ def load_expression(spec: dict, raw_dir: Path, manifest_file: str) -> tuple[pd.D
         path = _file_path(raw_dir, name, manifest_file)
         frames.append(read_one := expression.read_matrix(
             path, orientation=spec.get("orientation", "genes_by_samples"),
-            gene_column=spec.get("gene_column")))
+            gene_column=spec.get("gene_column"), drop_columns=spec.get("drop_columns")))
         if not read_one.columns.is_unique:
             dup = read_one.columns[read_one.columns.duplicated()][0]
             raise Her2AtlasError(f"sample id {dup!r} occurs twice", file=str(path),
@@ -180,6 +180,10 @@ def load_clinical(spec: dict, samples: pd.Index, raw_dir: Path,
         indexed, summary = clinical.index_table(
             raw, id_column=table_spec["id_column"], id_length=table_spec.get("id_length"),
             duplicate_ids=table_spec.get("duplicate_ids", "error"), file=str(path))
+        if table_spec.get("sample_id_length"):  # patient-level table joined on sample ids
+            cut = samples.str.slice(0, table_spec["sample_id_length"])
+            indexed = indexed.reindex(cut).set_axis(samples)
+            indexed = indexed[indexed.notna().any(axis=1)]
         matched = int(samples.isin(indexed.index).sum())
         if matched == 0:
             raise Her2AtlasError(
@@ -195,6 +199,19 @@ def load_clinical(spec: dict, samples: pd.Index, raw_dir: Path,
                               missing=spec.get("missing"), file=manifest_file)
     clinical.check_survival_pairs(obs, file=manifest_file)
     return obs, notes
+
+
+def clinical_only_counts(spec: dict, raw_dir: Path, manifest_file: str) -> dict[str, int]:
+    """Counts over every row of the first clinical table (fields from tables keyed the same way)."""
+    first = next(iter(spec.get("tables", {}).values()))
+    path = _file_path(raw_dir, first["file"], manifest_file)
+    ids = clinical.read_table(path, comment=first.get("comment"))[first["id_column"]]
+    ids = pd.Index(ids.astype(str).str.strip().unique())
+    table_spec = {**spec, "tables": {k: {kk: vv for kk, vv in v.items()
+                                         if kk != "sample_id_length"}
+                                     for k, v in spec["tables"].items()}}
+    obs, _ = load_clinical(table_spec, ids, raw_dir, manifest_file)
+    return clinical.count_summary(obs)
 
 
 def apply_sample_filter(obs: pd.DataFrame, rules: dict, manifest_file: str) -> pd.Series:
@@ -320,12 +337,18 @@ def build_cohort(
     samples = pd.Index(matrix.columns)
     obs, table_notes = load_clinical(manifest.get("clinical", {}), samples, raw_dir,
                                      manifest_file, extra_tables=extra_tables)
+    warnings: list[str] = []
+    if manifest.get("expected_clinical"):
+        warnings += check_counts(
+            clinical_only_counts(manifest["clinical"], raw_dir, manifest_file),
+            manifest["expected_clinical"], manifest_file=manifest_file,
+            on_mismatch=on_count_mismatch)
     keep = apply_sample_filter(obs, manifest.get("sample_filter"), manifest_file)
     obs = obs[keep]
     matrix = matrix.loc[:, keep.to_numpy()]
     counts = clinical.count_summary(obs)
-    warnings = check_counts(counts, manifest.get("expected", {}), manifest_file=manifest_file,
-                            on_mismatch=on_count_mismatch)
+    warnings += check_counts(counts, manifest.get("expected", {}), manifest_file=manifest_file,
+                             on_mismatch=on_count_mismatch)
     unmatched = {name: len(samples) - note["samples_matched"] for name, note in
                  table_notes.items() if note["samples_matched"] < len(samples)}
     for name, n in unmatched.items():
@@ -346,6 +369,7 @@ def build_cohort(
         "clinical_tables": table_notes,
         "sample_filter": manifest.get("sample_filter", {}),
         "endpoints": manifest.get("endpoints", {}),
+        "unverified": manifest.get("unverified", ""),
         "warnings": warnings,
     }
     adata = ad.AnnData(

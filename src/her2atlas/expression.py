@@ -29,7 +29,8 @@ def _separator(path: Path) -> str:
     return "," if name.endswith(".csv") else "\t"
 
 
-def read_matrix(path: str | Path, *, orientation: str, gene_column: str | None) -> pd.DataFrame:
+def read_matrix(path: str | Path, *, orientation: str, gene_column: str | None,
+                drop_columns: list[str] | None = None) -> pd.DataFrame:
     """Read one expression file as a genes × samples float DataFrame.
 
     Parameters
@@ -49,6 +50,7 @@ def read_matrix(path: str | Path, *, orientation: str, gene_column: str | None) 
     """
     path = Path(path)
     frame = pd.read_csv(path, sep=_separator(path), dtype=str, keep_default_na=False)
+    frame = frame.drop(columns=[c for c in (drop_columns or []) if c in frame.columns])
     key = gene_column or frame.columns[0]
     if key not in frame.columns:
         raise Her2AtlasError(

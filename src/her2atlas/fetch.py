@@ -319,3 +319,34 @@ def fetch_all(
         )
         for e in entries
     ]
+
+
+def fetch_cohort(manifest: dict, dest_dir: str | Path, *, data_roots: list[str | Path],
+                 allow_download: bool = True, context: str = "",
+                 cbioportal_url: str = "https://www.cbioportal.org") -> list[dict]:
+    """Fetch every file of a cohort manifest, whatever its source kind.
+
+    cBioPortal studies missing from the data roots are downloaded through the web API
+    (:func:`her2atlas.cbioportal.fetch_study`) into ``dest_dir`` first; all files are then
+    checksummed like any other.
+    """
+    dest_dir = Path(dest_dir)
+    if manifest["source"]["kind"] == "cbioportal":
+        entries = manifest["files"]
+        missing = [e for e in entries if e["name"] in (
+            "data_clinical_patient.txt", "data_clinical_sample.txt", "data_mrna.txt",
+            "study.json") and not (dest_dir / e["name"]).is_file()
+            and find_in_roots(e["path"], data_roots) is None]
+        if missing:
+            if not allow_download:
+                raise Her2AtlasError(
+                    f"cBioPortal study files {[e['name'] for e in missing]} not under any data root",
+                    file=context, field="cbioportal.study",
+                    fix="allow downloads or add a mirror holding cbioportal/<study>/ to data_roots")
+            from .cbioportal import fetch_study
+
+            spec = manifest["cbioportal"]
+            fetch_study(spec["study"], dest_dir, base_url=cbioportal_url,
+                        expression_profile=spec.get("profile", "mrna"))
+    return fetch_all(manifest["files"], dest_dir, data_roots=data_roots,
+                     allow_download=allow_download, context=context)

@@ -48,6 +48,19 @@ def expand_geo(manifest: dict, *, geo_base_url: str) -> None:
     expression["platform_annotation"] = Path(annot).name
 
 
+def expand_cbioportal(manifest: dict) -> None:
+    """Declare the files a cBioPortal study provides (mirror path ``cbioportal/<study>/…``)."""
+    study = manifest["cbioportal"]["study"]
+    names = ["data_clinical_patient.txt", "data_clinical_sample.txt", "data_mrna.txt",
+             "study.json"]
+    entries = [{"name": n, "path": f"cbioportal/{study}/{n}"} for n in names]
+    manifest["files"] = entries + list(manifest.get("files", []))
+    expression = manifest.setdefault("expression", {"units": "log2"})
+    expression.setdefault("files", ["data_mrna.txt"])
+    expression.setdefault("gene_column", "Hugo_Symbol")
+    expression.setdefault("drop_columns", ["Entrez_Gene_Id"])
+
+
 def load_manifest(path: str | Path, schema_path: str | Path, *,
                   geo_base_url: str = "https://ftp.ncbi.nlm.nih.gov") -> dict:
     """Load and validate one cohort manifest.
@@ -66,6 +79,8 @@ def load_manifest(path: str | Path, schema_path: str | Path, *,
     file = str(path)
     if manifest["source"]["kind"] == "geo":
         expand_geo(manifest, geo_base_url=geo_base_url)
+    elif manifest["source"]["kind"] == "cbioportal":
+        expand_cbioportal(manifest)
     check_cohort_id(manifest["id"], file=file)
     if manifest["id"] != path.stem:
         raise Her2AtlasError(

@@ -7,7 +7,8 @@ rule fetch:
     output:
         f"{RAW}/{{cohort}}/fetched.json",
     params:
-        entries=lambda w: MANIFESTS[w.cohort]["files"],
+        manifest=lambda w: MANIFESTS[w.cohort],
+        cbioportal_url=config.get("cbioportal_url", "https://www.cbioportal.org"),
         dest=lambda w: f"{RAW}/{w.cohort}",
         data_roots=DATA_ROOTS,
         allow_download=ALLOW_DOWNLOAD,
