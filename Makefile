@@ -31,7 +31,7 @@ lint: setup
 
 ## The real analysis against the offline mirror in ../shared/data
 real: setup
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --cores $(CORES) --configfile config/offline.yaml
 
 clean-results:
 	rm -rf results logs

@@ -142,3 +142,51 @@ def test_geo_cohort_count_mismatch_is_a_table(tmp_path):
     fetch_all(manifest["files"], raw, data_roots=[mirror])  # the mirror's GEO tree is used
     with pytest.raises(CountMismatchError, match="pcr_events.*expected +31.*found +4"):
         build_cohort(manifest, raw, manifest_file=str(path))
+
+
+def test_missing_annot_falls_back_to_the_soft_table(tmp_path):
+    soft = fx.annot_text().replace("^Annotation", "^PLATFORM = " + fx.GPL)
+    with Server() as server:
+        server.add("/" + geo.series_matrix_path(fx.GSE), fx.gz(fx.series_matrix_text()))
+        server.add("/" + geo.platform_soft_path(fx.GPL), fx.gz(soft))  # no .annot served
+        path = _fixture_manifest(tmp_path)
+        manifest = load_manifest(path, MANIFEST_SCHEMA, geo_base_url=server.url)
+        raw = tmp_path / "raw"
+        from her2atlas.fetch import fetch_cohort
+
+        fetched = fetch_cohort(manifest, raw, data_roots=[])
+    assert [f["name"] for f in fetched] == [f"{fx.GSE}_series_matrix.txt.gz",
+                                            f"{fx.GPL}_family.soft.gz"]
+    adata = build_cohort(manifest, raw, manifest_file=str(path), fetched=fetched)
+    prov = plain(dict(adata.uns["provenance"]))
+    assert prov["transformations"]["platform_annotation"] == f"{fx.GPL}_family.soft.gz"
+    assert adata.n_obs == 11
+
+
+def test_rna_seq_series_with_supplementary_expression(tmp_path):
+    """Expression from a supplementary gene × sample file whose columns are sample titles."""
+    rng = np.random.default_rng(3)
+    titles = [f"FIX tumour {i}" for i in range(fx.N_SAMPLES)]
+    table = pd.DataFrame(np.round(rng.normal(3, 1, (len(fx.GENES), fx.N_SAMPLES)), 2),
+                         index=fx.GENES, columns=titles)
+    table.index.name = "gene"
+    supplementary = "GSE99001_fixture_log2fpkm.csv.gz"
+    mirror = tmp_path / "mirror"
+    for rel, body in ((geo.series_matrix_path(fx.GSE), fx.gz(fx.series_matrix_text())),
+                      (geo.supplementary_path(fx.GSE, supplementary),
+                       fx.gz(table.to_csv()))):
+        (mirror / rel).parent.mkdir(parents=True, exist_ok=True)
+        (mirror / rel).write_bytes(body)
+    path = _fixture_manifest(tmp_path)
+    doc = yaml.safe_load(path.read_text())
+    doc["geo"].update(annotation="none", sample_key="title",
+                      expression_file={"name": supplementary, "gene_column": "gene",
+                                       "units": "log2_fpkm"})
+    path.write_text(yaml.safe_dump(doc))
+    manifest = load_manifest(path, MANIFEST_SCHEMA)
+    raw = tmp_path / "raw"
+    fetched = fetch_all(manifest["files"], raw, data_roots=[mirror])
+    adata = build_cohort(manifest, raw, manifest_file=str(path), fetched=fetched)
+    assert adata.n_obs == 11 and adata.n_vars == len(fx.GENES)
+    assert adata.obs_names[0] == "FIX tumour 0"
+    assert adata.X[0, 0] == pytest.approx(table.iloc[0, 0], abs=1e-4)

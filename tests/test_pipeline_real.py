@@ -24,8 +24,8 @@ EXPECTED = {  # from each folder's PROVENANCE.md
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory):
     work = make_workdir(tmp_path_factory.mktemp("real_run"))
-    write_config(work, "offline.yaml", {"data_roots": [str(SHARED_DATA)], "allow_download": False})
-    snakemake(work, "--configfile", "offline.yaml")
+    write_config(work, "offline_roots.yaml", {"data_roots": [str(SHARED_DATA)]})
+    snakemake(work, "--configfile", "config/offline.yaml", "offline_roots.yaml")
     return work
 
 

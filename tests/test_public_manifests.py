@@ -12,9 +12,10 @@ import re
 import pandas as pd
 import pytest
 
-from conftest import MANIFEST_SCHEMA, REPO, SHARED_DATA, needs_shared
 from her2atlas import clinical
 from her2atlas.manifest import load_manifest
+
+from conftest import MANIFEST_SCHEMA, REPO, SHARED_DATA, needs_shared
 
 pytestmark = needs_shared
 
@@ -23,7 +24,8 @@ def _clean(key: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", key.lower()).strip("_")
 
 
-@pytest.mark.parametrize("cohort, gse", [("gse50948_noah", "GSE50948"), ("gse58984", "GSE58984")])
+@pytest.mark.parametrize("cohort, gse", [("gse50948_noah", "GSE50948"), ("gse58984", "GSE58984"),
+                                         ("gse20194", "GSE20194")])
 def test_manifest_fields_and_counts_on_real_characteristics(cohort, gse):
     manifest = load_manifest(REPO / f"workflow/cohorts/{cohort}.yaml", MANIFEST_SCHEMA)
     raw = clinical.read_table(SHARED_DATA / f"GEO_sample_characteristics/{gse}.tsv")

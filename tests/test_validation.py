@@ -18,11 +18,14 @@ def _config():
     return load_yaml(REPO / "config.yaml")
 
 
-def test_shipped_configs_validate():
-    validate(_config(), CONFIG_SCHEMA, file="config.yaml")
+@pytest.mark.parametrize("extra", [None, "demo/config.yaml", "config/offline.yaml"])
+def test_shipped_configs_validate_and_name_existing_manifests(extra):
     merged = _config()
-    merged.update(load_yaml(REPO / "demo" / "config.yaml"))
-    validate(merged, CONFIG_SCHEMA, file="demo/config.yaml")
+    if extra:
+        merged.update(load_yaml(REPO / extra))
+    validate(merged, CONFIG_SCHEMA, file=extra or "config.yaml")
+    for cohort in merged["cohorts"]:
+        assert (REPO / "workflow" / "cohorts" / f"{cohort}.yaml").is_file(), cohort
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "workflow" / "cohorts").glob("*.yaml")),

@@ -43,18 +43,45 @@ def load_geo_expression(manifest: dict, raw_dir: Path, manifest_file: str
     geo_spec = manifest["geo"]
     parsed = [geo.parse_series_matrix(_file_path(raw_dir, name, manifest_file))
               for name in spec["files"]]
-    data = pd.concat([p.data for p in parsed], axis=1)
     samples = pd.concat([p.samples for p in parsed], axis=0)
-    if data.empty:
-        raise Her2AtlasError("the series matrix has no data table", file=manifest_file,
-                             field="geo.series", fix="GEO has no processed values for it")
-    table = platform.read_soft_platform(_file_path(raw_dir, spec["platform_annotation"],
-                                                   manifest_file))
-    mapping = platform.probe_to_symbol(table, multi=geo_spec.get("multi_gene_probes", "drop"),
-                                       file=spec["platform_annotation"])
     steps: dict[str, Any] = {"files": list(spec["files"]),
                              "platform": geo_spec["platform"],
                              "characteristics_conflicts": sum(len(p.conflicts) for p in parsed)}
+    key = geo_spec.get("sample_key", "geo_accession")
+    if key != "geo_accession":
+        if key not in samples.columns:
+            raise Her2AtlasError(f"GEO sample field {key!r} not found", file=manifest_file,
+                                 field="geo.sample_key",
+                                 fix=f"use one of: {', '.join(samples.columns[:15])}")
+        samples = samples.assign(geo_accession=samples.index).set_index(key)
+        samples.index.name = None
+    supplementary = geo_spec.get("expression_file")
+    if supplementary:  # RNA-seq series: gene-level values in a supplementary file
+        matrix = expression.read_matrix(
+            _file_path(raw_dir, supplementary["name"], manifest_file),
+            orientation=supplementary.get("orientation", "genes_by_samples"),
+            gene_column=supplementary.get("gene_column"))
+        matrix.index = expression.normalise_symbols(matrix.index)
+        matrix = expression.to_log2(matrix, supplementary["units"], file=manifest_file)
+        matrix, removed = expression.collapse_duplicates(
+            matrix, spec.get("duplicate_genes", "highest_mean"))
+        steps.update(expression_file=supplementary["name"], units=supplementary["units"],
+                     to_log2=expression.UNIT_RULES[supplementary["units"]],
+                     duplicate_genes={"rows_removed": removed})
+        return matrix, steps, samples
+    data = pd.concat([p.data for p in parsed], axis=1)
+    if data.empty:
+        raise Her2AtlasError("the series matrix has no data table", file=manifest_file,
+                             field="geo.series", fix="GEO has no processed values for it")
+    annotation = spec["platform_annotation"]
+    if annotation and not (raw_dir / annotation).is_file():  # the fetch used the SOFT fallback
+        soft = Path(geo.platform_soft_path(geo_spec["platform"])).name
+        if (raw_dir / soft).is_file():
+            annotation = soft
+    table = platform.read_soft_platform(_file_path(raw_dir, annotation, manifest_file))
+    steps["platform_annotation"] = annotation
+    mapping = platform.probe_to_symbol(table, multi=geo_spec.get("multi_gene_probes", "drop"),
+                                       file=annotation)
     units = spec.get("units", "auto")
     if units == "auto":
         data, note = geo.log2_if_needed(data)

@@ -40,6 +40,11 @@ def series_matrix_path(gse: str, file_name: str | None = None) -> str:
     return f"geo/series/{_stub(gse)}/{gse}/matrix/{name}"
 
 
+def supplementary_path(gse: str, file_name: str) -> str:
+    """Relative path of a series supplementary file."""
+    return f"geo/series/{_stub(gse)}/{gse}/suppl/{file_name}"
+
+
 def platform_annot_path(gpl: str) -> str:
     """Relative path of a platform's annotation file (``.annot.gz``)."""
     return f"geo/platforms/{_stub(gpl)}/{gpl}/annot/{gpl}.annot.gz"

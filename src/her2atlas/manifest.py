@@ -34,18 +34,33 @@ def expand_geo(manifest: dict, *, geo_base_url: str) -> None:
     gse, gpl = spec["series"], spec["platform"]
     sha = spec.get("sha256", {})
     matrices = spec.get("matrices") or [f"{gse}_series_matrix.txt.gz"]
-    annot = (geo.platform_annot_path(gpl) if spec.get("annotation", "annot") == "annot"
-             else geo.platform_soft_path(gpl))
     entries = [{"name": name, "path": geo.series_matrix_path(gse, name)} for name in matrices]
-    entries.append({"name": Path(annot).name, "path": annot})
+    annotation = spec.get("annotation", "annot")
+    annot = None
+    if annotation != "none":
+        annot = (geo.platform_annot_path(gpl) if annotation == "annot"
+                 else geo.platform_soft_path(gpl))
+        entry = {"name": Path(annot).name, "path": annot}
+        if annotation == "annot":  # GEO has no .annot for some platforms: use the SOFT table
+            soft = geo.platform_soft_path(gpl)
+            entry["fallback"] = {"name": Path(soft).name, "path": soft,
+                                 "url": f"{geo_base_url.rstrip('/')}/{soft}"}
+        entries.append(entry)
+    supplementary = spec.get("expression_file")
+    if supplementary:
+        entries.append({"name": supplementary["name"],
+                        "path": geo.supplementary_path(gse, supplementary["name"])})
     for entry in entries:
         entry["url"] = f"{geo_base_url.rstrip('/')}/{entry['path']}"
         if entry["name"] in sha:
             entry["sha256"] = sha[entry["name"]]
+        if supplementary and entry["name"] == supplementary["name"] and supplementary.get(
+                "sha256"):
+            entry["sha256"] = supplementary["sha256"]
     manifest["files"] = entries + list(manifest.get("files", []))
     expression = manifest.setdefault("expression", {"units": "auto"})
     expression.setdefault("files", matrices)
-    expression["platform_annotation"] = Path(annot).name
+    expression["platform_annotation"] = Path(annot).name if annot else None
 
 
 def expand_cbioportal(manifest: dict) -> None:
@@ -104,6 +119,8 @@ def load_manifest(path: str | Path, schema_path: str | Path, *,
     used += [t["file"] for t in manifest.get("clinical", {}).get("tables", {}).values()]
     if manifest["expression"].get("platform_annotation"):
         used.append(manifest["expression"]["platform_annotation"])
+    if manifest.get("geo", {}).get("expression_file"):
+        used.append(manifest["geo"]["expression_file"]["name"])
     psc = manifest["expression"].get("probe_sum_correction") or {}
     used += [s["file"] for s in psc.get("sources", [])]
     for name in used:
