@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 CORES  ?= 2
 
-.PHONY: setup demo test lint real clean-results
+.PHONY: setup demo test lint real clean-results chromium
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,15 @@ demo: setup
 	$(BIN)/her2atlas demo-data --out data/demo
 	$(BIN)/snakemake --cores $(CORES) --configfile demo/config.yaml
 
-## Set up and run the test suite
-test: setup
+## Set up and run the test suite (installs Debian's chromium for the report's browser tests)
+test: setup chromium
 	$(BIN)/python -m pytest -q
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium for the browser tests of the report"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "chromium could not be installed: the browser tests will be skipped"; }
 
 lint: setup
 	$(BIN)/ruff check .

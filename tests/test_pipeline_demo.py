@@ -14,19 +14,6 @@ from her2atlas.scoring import SCORE_COLUMNS
 from pipeline_helpers import make_workdir, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.pipeline
-TITLE = 'DEMO cohort B <script>alert("x")</script> (SYNTHETIC)'
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    work = make_workdir(tmp_path_factory.mktemp("demo_run"))
-    manifest = work / "workflow/cohorts/demo_neoadjuvant_b.yaml"
-    doc = yaml.safe_load(manifest.read_text())
-    doc["title"] = TITLE  # data-borne strings must be escaped in the report
-    manifest.write_text(yaml.safe_dump(doc, sort_keys=False))
-    write_demo(work / "data/demo")
-    snakemake(work, "--configfile", "demo/config.yaml")
-    return work
 
 
 def test_demo_report_written_and_self_contained(demo_run):

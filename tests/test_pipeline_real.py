@@ -21,14 +21,6 @@ EXPECTED = {  # from each folder's PROVENANCE.md
 }
 
 
-@pytest.fixture(scope="module")
-def real_run(tmp_path_factory):
-    work = make_workdir(tmp_path_factory.mktemp("real_run"))
-    write_config(work, "offline_roots.yaml", {"data_roots": [str(SHARED_DATA)]})
-    snakemake(work, "--configfile", "config/offline.yaml", "offline_roots.yaml")
-    return work
-
-
 @pytest.mark.parametrize("cohort", list(EXPECTED))
 def test_cohort_counts(real_run, cohort):
     adata = ad.read_h5ad(real_run / f"results/cohorts/{cohort}.h5ad", backed="r")
