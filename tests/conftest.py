@@ -36,6 +36,7 @@ def demo_run(tmp_path_factory) -> Path:
     import yaml
 
     from her2atlas.demo import write_demo
+
     from pipeline_helpers import make_workdir, snakemake
 
     work = make_workdir(tmp_path_factory.mktemp("demo_run"))

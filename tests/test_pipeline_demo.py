@@ -8,10 +8,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from her2atlas.demo import write_demo
 from her2atlas.scoring import SCORE_COLUMNS
 
-from pipeline_helpers import make_workdir, planned_jobs, snakemake, write_config
+from pipeline_helpers import planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.pipeline
 
@@ -114,3 +113,32 @@ def test_bad_config_value_is_named(demo_run):
                        check=False)
     text = result.stdout + result.stderr
     assert result.returncode != 0 and "scoring.methods[1]" in text and "'gsva9'" in text
+
+
+def test_snakemake_report_zip(demo_run):
+    import zipfile
+
+    snakemake(demo_run, "--configfile", "demo/config.yaml", "--report", "report.zip")
+    with zipfile.ZipFile(demo_run / "report.zip") as archive:
+        names = archive.namelist()
+    assert any(n.endswith("report.html") for n in names)
+    assert any("forest_KORKAYA2012_IL6_LOOP" in n and n.endswith(".png") for n in names)
+    assert any(n.endswith("response.tsv") for n in names)
+    assert any(n.endswith("index.html") for n in names)
+
+
+def test_every_report_table_has_its_tsv(demo_run):
+    report = demo_run / "results/report"
+    cohorts = pd.read_csv(report / "tables/cohorts.tsv", sep="\t")
+    assert set(cohorts["cohort"]) >= {"demo_neoadjuvant_a", "demo_adjuvant_c"}
+    heat = pd.read_csv(report / "tables/heatmap.tsv", sep="\t")
+    meta = pd.read_csv(demo_run / "results/meta/response.tsv", sep="\t")
+    pooled = heat[(heat.cohort == "pooled") & (heat.signature == "KORKAYA2012_IL6_LOOP")
+                  & (heat.model == "logistic")]
+    ref = meta[(meta.signature == "KORKAYA2012_IL6_LOOP") & (meta.method == "zmean")
+               & (meta.model == "logistic")]
+    assert pooled["log_effect"].iloc[0] == pytest.approx(ref["log_effect"].iloc[0])
+    index = (report / "index.html").read_text()
+    # the primary sentence's numbers are the pooled row's numbers
+    assert f"pooled OR per SD = {ref['effect'].iloc[0]:.2f}" in index
+    assert f"{ref['ci_low'].iloc[0]:.2f}–{ref['ci_high'].iloc[0]:.2f}" in index

@@ -8,8 +8,7 @@ import anndata as ad
 import pandas as pd
 import pytest
 
-from conftest import SHARED_DATA, needs_shared
-from pipeline_helpers import make_workdir, snakemake, write_config
+from conftest import needs_shared
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.realdata, needs_shared]
 

@@ -165,3 +165,71 @@ def sample_distributions(qc: dict, *, title: str) -> str:
     ax.legend(fontsize=6, frameon=False, ncols=3)
     ax.set_title(title, fontsize=8)
     return to_data_uri(fig)
+
+
+def effect_heatmap(matrix: pd.DataFrame, marks: pd.DataFrame, *, title: str, label: str) -> str:
+    """Signature × cohort heatmap of log effects (diverging, colour-blind-safe PuOr).
+
+    ``marks`` holds the text drawn in each cell ('**' q < 0.05, '*' p < 0.05).
+    """
+    plt = _plt()
+    values = matrix.to_numpy(dtype=float)
+    limit = np.nanmax(np.abs(values)) if np.isfinite(values).any() else 1.0
+    fig, ax = plt.subplots(figsize=(1.4 + 0.75 * matrix.shape[1], 0.8 + 0.28 * matrix.shape[0]))
+    image = ax.imshow(np.ma.masked_invalid(values), cmap="PuOr_r", vmin=-limit, vmax=limit,
+                      aspect="auto")
+    ax.set_xticks(range(matrix.shape[1]))
+    ax.set_xticklabels(matrix.columns, rotation=40, ha="right")
+    ax.set_yticks(range(matrix.shape[0]))
+    ax.set_yticklabels(matrix.index)
+    for i in range(matrix.shape[0]):
+        for j in range(matrix.shape[1]):
+            text = "NA" if not np.isfinite(values[i, j]) else marks.iat[i, j]
+            ax.text(j, i, text, ha="center", va="center", fontsize=7, color="#222")
+    bar = fig.colorbar(image, ax=ax, fraction=0.04)
+    bar.set_label(label)
+    ax.set_title(title, fontsize=9)
+    return to_data_uri(fig)
+
+
+def pca_plot(X: np.ndarray, groups: pd.Series, *, title: str) -> str:
+    """First two principal components of the 2,000 most variable genes, coloured by group."""
+    plt = _plt()
+    X = np.asarray(X, dtype=float)
+    X = X[:, ~np.isnan(X).any(axis=0)]
+    top = np.argsort(-X.var(axis=0))[:2000]
+    centred = X[:, top] - X[:, top].mean(axis=0)
+    u, sv, _ = np.linalg.svd(centred, full_matrices=False)
+    pcs = u[:, :2] * sv[:2]
+    explained = sv[:2] ** 2 / np.sum(sv**2) * 100
+    fig, ax = plt.subplots(figsize=(3.6, 3.0))
+    labels = groups.astype(object).where(groups.notna(), "NA").astype(str)
+    for i, level in enumerate(sorted(labels.unique())):
+        m = (labels == level).to_numpy()
+        ax.scatter(pcs[m, 0], pcs[m, 1], s=10, color=PALETTE[i % len(PALETTE)], label=level,
+                   alpha=0.85)
+    ax.set_xlabel(f"PC1 ({explained[0]:.0f}%)")
+    ax.set_ylabel(f"PC2 ({explained[1]:.0f}%)")
+    ax.legend(fontsize=6, frameon=False, title=groups.name, title_fontsize=6)
+    ax.set_title(title, fontsize=8)
+    return to_data_uri(fig)
+
+
+def score_by_category(score: np.ndarray, categories: pd.Series, *, title: str) -> str:
+    """Box + strip plot of a score across the levels of a category (e.g. treatment arm)."""
+    plt = _plt()
+    labels = categories.astype(object).where(categories.notna(), "NA").astype(str).to_numpy()
+    levels = sorted(set(labels))
+    data = [score[labels == lv] for lv in levels]
+    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(levels), 2.6))
+    ax.boxplot(data, widths=0.5, showfliers=False)
+    rng = np.random.default_rng(0)
+    for i, values in enumerate(data, start=1):
+        ax.scatter(i + rng.uniform(-0.12, 0.12, len(values)), values, s=7,
+                   color=PALETTE[(i - 1) % len(PALETTE)], alpha=0.8, zorder=3)
+    ax.set_xticks(range(1, len(levels) + 1))
+    ax.set_xticklabels([f"{lv}\n(n={len(d)})" for lv, d in zip(levels, data, strict=True)],
+                       fontsize=6, rotation=20)
+    ax.set_ylabel("score (z within cohort)")
+    ax.set_title(title, fontsize=8)
+    return to_data_uri(fig)

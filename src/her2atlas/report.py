@@ -19,7 +19,7 @@ import yaml
 
 from . import __version__, figures, stats
 from .association import Settings
-from .atomic import write_text
+from .atomic import atomic_path, write_text, write_tsv
 from .clinical import as_float_array
 from .cohort import plain
 from .signatures import read_catalogue
@@ -137,6 +137,20 @@ def adjustment_table(meta: pd.DataFrame, method: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def save_figures(figs: dict[str, dict], directory: Path) -> None:
+    """Write every figure as a PNG (for Snakemake's report); names are file-safe."""
+    import base64
+    import re
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.png"):
+        old.unlink()
+    for name, fig in figs.items():
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+        with atomic_path(directory / f"{safe}.png") as tmp:
+            tmp.write_bytes(base64.b64decode(fig["uri"].split(",", 1)[1]))
+
+
 def software_versions() -> pd.DataFrame:
     """Installed versions of the packages the pipeline uses."""
     rows = [{"package": "python", "version": platform.python_version()}]
@@ -190,14 +204,73 @@ def primary_summary(primary: dict | None, meta_response: pd.DataFrame,
             "table": to_table(_results_view(rows)) if len(rows) else None}
 
 
-def _load_obs(path: str) -> tuple[pd.DataFrame, dict]:
+def _load_cohort(path: str) -> tuple[pd.DataFrame, dict, np.ndarray]:
     import anndata as ad
 
-    adata = ad.read_h5ad(path, backed="r")
-    obs = adata.obs.copy()
-    provenance = plain(dict(adata.uns["provenance"]))
-    adata.file.close()
-    return obs, provenance
+    adata = ad.read_h5ad(path)
+    return adata.obs.copy(), plain(dict(adata.uns["provenance"])), np.asarray(adata.X)
+
+
+def _qc_figures(obs: pd.DataFrame, X: np.ndarray, scores: pd.DataFrame, cohort: str,
+                primary: dict | None) -> list[dict]:
+    """PCA coloured by pCR (or arm / HER2) and the primary score by treatment arm."""
+    out = []
+    if "pcr" in obs and obs["pcr"].notna().any():
+        groups = obs["pcr"].map({1: "pCR", 0: "RD"}).rename("pCR")
+    elif "arm" in obs and obs["arm"].nunique() > 1:
+        groups = obs["arm"].rename("arm")
+    elif "her2_status" in obs:
+        groups = obs["her2_status"].rename("HER2")
+    else:
+        groups = pd.Series("all", index=obs.index, name="samples")
+    if X.shape[0] >= 3:
+        out.append({"uri": figures.pca_plot(X, groups, title=f"{cohort}: PCA"),
+                    "alt": f"PCA of {cohort} coloured by {groups.name}",
+                    "caption": f"First two principal components (2,000 most variable genes), "
+                               f"coloured by {groups.name}."})
+    arm = None
+    for column in ("arm", "trastuzumab", "her2_status"):
+        if column in obs and obs[column].nunique() > 1:
+            arm = obs[column].rename(column)
+            break
+    if arm is not None and primary and len(scores):
+        sel = scores[(scores["signature"] == primary["signature"])
+                     & (scores["method"] == primary["method"])]
+        if len(sel) and sel["score_z"].notna().any():
+            values = sel.set_index("sample")["score_z"].reindex(obs.index).to_numpy(float)
+            ok = np.isfinite(values)
+            out.append({"uri": figures.score_by_category(
+                values[ok], arm[ok], title=f"{primary['signature']} ({primary['method']}) by "
+                                            f"{arm.name}"),
+                "alt": f"{primary['signature']} score by {arm.name} in {cohort}",
+                "caption": f"Primary signature score (z within the cohort) by {arm.name}."})
+    return out
+
+
+def heatmap_table(per_cohort: pd.DataFrame, meta: pd.DataFrame, *, method: str, model: str,
+                  signatures: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Wide log-effect matrix (signature × cohort[:endpoint] + pooled), marks and long table."""
+    rows = per_cohort[(per_cohort["method"] == method) & (per_cohort["model"] == model)
+                      & per_cohort["pooled"].astype(bool)] if not per_cohort.empty else per_cohort
+    if rows.empty:
+        return pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
+    rows = rows.assign(column=rows["cohort"] + (":" + rows["endpoint"]
+                                                 if model != "logistic" else ""))
+    pooled = meta[(meta["method"] == method) & (meta["model"] == model)]
+    pooled = pooled.assign(column="pooled" + (":" + pooled["endpoint"]
+                                               if model != "logistic" else ""),
+                           cohort="pooled")
+    long = pd.concat([rows, pooled], ignore_index=True)[
+        ["signature", "column", "cohort", "endpoint", "model", "method", "log_effect", "effect",
+         "p", "q"]]
+    order = [s for s in signatures if s in set(long["signature"])]
+    values = long.pivot_table(index="signature", columns="column", values="log_effect",
+                              aggfunc="first", dropna=False).reindex(order)
+    marks = long.assign(mark=np.where(long["q"] < 0.05, "**", np.where(long["p"] < 0.05, "*", ""))
+                        ).pivot_table(index="signature", columns="column", values="mark",
+                                      aggfunc="first").reindex(index=values.index,
+                                                               columns=values.columns)
+    return values, marks.fillna(""), long
 
 
 def _cohort_figures(obs: pd.DataFrame, scores: pd.DataFrame, response: pd.DataFrame,
@@ -310,11 +383,12 @@ def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: s
     per_cohort = pd.concat([t for t in responses + survivals if not t.empty] or [pd.DataFrame()],
                            ignore_index=True)
     synthetic_cohorts = []
-    cohort_rows, checksum_rows = [], []
+    cohort_rows, checksum_rows, all_warnings = [], [], []
+    all_figures: dict[str, dict] = {}
     out_dir_path = Path(out_dir)
     for i, cohort in enumerate(cohorts):
         qc = json.loads(Path(inputs["qc"][i]).read_text(encoding="utf-8"))
-        obs, prov = _load_obs(inputs["cohorts"][i])
+        obs, prov, X = _load_cohort(inputs["cohorts"][i])
         if str(prov.get("synthetic")) in ("True", "true", "1"):
             synthetic_cohorts.append(cohort)
         counts = qc["counts"]
@@ -328,6 +402,9 @@ def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: s
         warnings = prov.get("warnings", [])
         warnings = [w for w in ([warnings] if isinstance(warnings, str) else warnings)
                     if w and w != "NA"]
+        all_warnings += [{"cohort": cohort, "warning": w} for w in warnings]
+        if prov.get("unverified") and prov["unverified"] != "NA":
+            all_warnings.append({"cohort": cohort, "warning": "unverified: " + prov["unverified"]})
         surv_events = "; ".join(f"{k.removesuffix('_events')} {v}" for k, v in counts.items()
                                 if k.endswith("_events") and k not in ("pcr_events",)
                                 and not k.startswith("her2_positive"))
@@ -344,6 +421,9 @@ def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: s
         scores = read(inputs["scores"][i])
         resp_figs, surv_figs = _cohort_figures(obs, scores, responses[i], survivals[i], catalogue,
                                                cohort, settings)
+        qc_figs = _qc_figures(obs, X, scores, cohort, primary)
+        all_figures.update({f"{cohort}_{n}": f for n, f in enumerate(qc_figs + resp_figs
+                                                                     + surv_figs)})
         page = env.get_template("cohort.html").render(
             page_title=f"{cohort} — {prov.get('title', '')}", nav_cohorts=cohorts,
             synthetic=("This cohort is synthetic demo data generated by her2atlas.demo."
@@ -356,10 +436,12 @@ def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: s
                 "counts": to_table(pd.DataFrame({"count": list(counts), "value": list(counts.values())})),
                 "transformations": yaml.safe_dump(prov.get("transformations", {}),
                                                   sort_keys=False, allow_unicode=True),
-                "qc_figure": {"uri": figures.sample_distributions(
-                                  qc, title=f"{cohort}: log2 expression per sample"),
-                              "alt": f"Per-sample expression distribution in {cohort}",
-                              "caption": "Per-sample log2 expression quantiles after harmonisation."},
+                "qc_figures": [{"uri": figures.sample_distributions(
+                                   qc, title=f"{cohort}: log2 expression per sample"),
+                               "alt": f"Per-sample expression distribution in {cohort}",
+                               "caption": "Per-sample log2 expression quantiles after "
+                                          "harmonisation."}] + qc_figs,
+                "counts_source": f"../qc/{cohort}.json",
                 "coverage": to_table(cov.drop(columns=["cohort"])),
                 "coverage_source": f"../scores/{cohort}.coverage.tsv",
                 "response_figures": resp_figs, "response": to_table(_results_view(responses[i])),
@@ -396,6 +478,8 @@ def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: s
                            "per scoring method."})
         if section["figures"]:
             forests.append(section)
+            all_figures.update({f"forest_{sig.name}_{n}": f
+                                for n, f in enumerate(section["figures"])})
 
     checksum_rows += [{"cohort": "(signatures)", "file": r["source"], "sha256": r["sha256"],
                        "bytes": np.nan, "source": r["version"]}
@@ -429,17 +513,42 @@ def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: s
         "DerSimonian–Laird random effects (I², τ²; Paule–Mandel τ² alongside), with a "
         "Hartung–Knapp–Sidik–Jonkman interval when few cohorts contribute, a 95% prediction "
         "interval and leave-one-out ranges. Scores are never pooled across cohorts.")
+    method = (primary or {}).get("method", "zmean")
+    names = [sig.name for sig in catalogue]
+    heatmaps, heat_tables = [], []
+    for model, label in (("logistic", "log OR per SD (pCR)"), ("cox", "log HR per SD")):
+        values, marks, long = heatmap_table(per_cohort, pd.concat(
+            [meta_response, meta_survival], ignore_index=True), method=method, model=model,
+            signatures=names)
+        if values.empty:
+            continue
+        heat_tables.append(long)
+        heatmaps.append({"uri": figures.effect_heatmap(values, marks, title=f"{label}, {method}",
+                                                       label=label),
+                         "alt": f"Heatmap of {label} by signature and cohort",
+                         "caption": f"{label} ({method}); ** q < 0.05, * p < 0.05 (BH within the "
+                                    "declared family); pooled = random-effects estimate."})
+    all_figures.update({f"heatmap_{n}": f for n, f in enumerate(heatmaps)})
+    tables_dir = out_dir_path / "tables"
+    adjustment = adjustment_table(pd.concat([meta_response, meta_survival], ignore_index=True),
+                                  method)
+    derived = {"cohorts": pd.DataFrame(cohort_rows), "adjustment": adjustment,
+               "software": software_versions(), "checksums": pd.DataFrame(checksum_rows),
+               "warnings": pd.DataFrame(all_warnings, columns=["cohort", "warning"]),
+               "heatmap": pd.concat(heat_tables, ignore_index=True) if heat_tables
+               else pd.DataFrame()}
+    for name, frame in derived.items():
+        write_tsv(tables_dir / f"{name}.tsv", frame)
+    save_figures(all_figures, out_dir_path / "figures")
     index = env.get_template("index.html").render(
         page_title=title, nav_cohorts=cohorts, synthetic=synthetic_note,
         primary=primary_summary(primary, meta_response, meta_survival, per_cohort),
         cohort_table=to_table(pd.DataFrame(cohort_rows)), forests=forests,
         meta_response=to_table(_meta_view(meta_response)),
-        adjustment=to_table(adjustment_table(pd.concat([meta_response, meta_survival],
-                                                       ignore_index=True),
-                                             (primary or {}).get("method", "zmean"))),
-        adjustment_method=(primary or {}).get("method", "zmean"),
+        adjustment=to_table(adjustment), adjustment_method=method, heatmaps=heatmaps,
+        warnings=to_table(derived["warnings"]),
         meta_survival=to_table(_meta_view(meta_survival)),
-        signature_table=to_table(sig_table),
+        signature_table=to_table(sig_table), signature_pages=list(signature_names),
         methods_text=methods_text, software=to_table(software_versions()),
         checksums=to_table(pd.DataFrame(checksum_rows)),
         config_yaml=yaml.safe_dump(config, sort_keys=False, allow_unicode=True),

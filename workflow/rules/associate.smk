@@ -7,8 +7,18 @@ rule associate:
         scores="results/scores/{cohort}.tsv",
         catalogue="results/signatures/catalogue.tsv",
     output:
-        response="results/stats/{cohort}/response.tsv",
-        survival="results/stats/{cohort}/survival.tsv",
+        response=report(
+            "results/stats/{cohort}/response.tsv",
+            caption="../report/stats.rst",
+            category="Per-cohort statistics",
+            labels={"cohort": "{cohort}", "table": "pCR"},
+        ),
+        survival=report(
+            "results/stats/{cohort}/survival.tsv",
+            caption="../report/stats.rst",
+            category="Per-cohort statistics",
+            labels={"cohort": "{cohort}", "table": "survival"},
+        ),
     params:
         settings=config["association"],
         primary=config.get("primary"),

@@ -6,8 +6,18 @@ rule meta:
         response=expand("results/stats/{cohort}/response.tsv", cohort=COHORTS),
         survival=expand("results/stats/{cohort}/survival.tsv", cohort=COHORTS),
     output:
-        response="results/meta/response.tsv",
-        survival="results/meta/survival.tsv",
+        response=report(
+            "results/meta/response.tsv",
+            caption="../report/meta.rst",
+            category="Meta-analysis",
+            labels={"table": "pCR"},
+        ),
+        survival=report(
+            "results/meta/survival.tsv",
+            caption="../report/meta.rst",
+            category="Meta-analysis",
+            labels={"table": "survival"},
+        ),
     params:
         min_cohorts=config["meta"].get("min_cohorts", 2),
         fdr_family=config["meta"].get("fdr_family", ["endpoint", "model"]),

@@ -15,7 +15,20 @@ rule report:
         meta_survival="results/meta/survival.tsv",
         catalogue="results/signatures/catalogue.tsv",
     output:
-        index="results/report/index.html",
+        index=report(
+            "results/report/index.html",
+            caption="../report/index.rst",
+            category="Report",
+            labels={"page": "index"},
+        ),
+        figures=report(
+            directory("results/report/figures"),
+            patterns=["{name}.png"],
+            caption="../report/figures.rst",
+            category="Figures",
+            labels={"figure": "{name}"},
+        ),
+        tables=directory("results/report/tables"),
         cohorts=expand("results/report/cohort_{cohort}.html", cohort=COHORTS),
         signatures=expand("results/report/signature_{signature}.html", signature=SIGNATURE_NAMES),
     params:

@@ -50,7 +50,12 @@ rule null:
         cohort="results/cohorts/{cohort}.h5ad",
         catalogue="results/signatures/catalogue.tsv",
     output:
-        "results/null/{cohort}.tsv",
+        report(
+            "results/null/{cohort}.tsv",
+            caption="../report/null.rst",
+            category="Random-signature null",
+            labels={"cohort": "{cohort}"},
+        ),
     params:
         methods=config["scoring"]["methods"],
         alpha=config["scoring"].get("ssgsea_alpha", 0.25),
