@@ -1,5 +1,12 @@
 """Snakemake job: build the harmonised cohort AnnData and its QC summary."""
 
+import sys
+from pathlib import Path
+
+# import her2atlas from src/ when it is not installed (rules run in a bare conda env)
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
+
+
 import json
 
 from her2atlas.atomic import atomic_path, write_text

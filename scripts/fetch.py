@@ -1,5 +1,12 @@
 """Snakemake job: bring a cohort's (or the signature catalogue's) files into data/raw/."""
 
+import sys
+from pathlib import Path
+
+# import her2atlas from src/ when it is not installed (rules run in a bare conda env)
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
+
+
 import json
 
 from her2atlas.atomic import write_text

@@ -1,5 +1,12 @@
 """Snakemake job: write the self-contained HTML report."""
 
+import sys
+from pathlib import Path
+
+# import her2atlas from src/ when it is not installed (rules run in a bare conda env)
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
+
+
 from pathlib import Path
 
 from her2atlas.report import build_report

@@ -1,5 +1,12 @@
 """Snakemake job: score every signature in one cohort."""
 
+import sys
+from pathlib import Path
+
+# import her2atlas from src/ when it is not installed (rules run in a bare conda env)
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
+
+
 import anndata as ad
 
 from her2atlas.atomic import write_tsv

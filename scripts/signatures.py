@@ -1,5 +1,12 @@
 """Snakemake job: assemble the signature catalogue from collections and project-defined sets."""
 
+import sys
+from pathlib import Path
+
+# import her2atlas from src/ when it is not installed (rules run in a bare conda env)
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
+
+
 import json
 from pathlib import Path
 

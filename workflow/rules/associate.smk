@@ -22,6 +22,12 @@ rule associate:
     params:
         settings=config["association"],
         primary=config.get("primary"),
+    conda:
+        "../../envs/her2atlas.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     log:
         "logs/associate/{cohort}.log",
     benchmark:

@@ -13,8 +13,12 @@ rule cohort:
         geo_base_url=GEO_BASE_URL,
         raw_dir=lambda w: f"{RAW}/{w.cohort}",
         on_count_mismatch=config.get("on_count_mismatch", "error"),
+    conda:
+        "../../envs/her2atlas.yaml"
+    threads: 1
     resources:
         mem_mb=4000,
+        runtime=30,
     log:
         "logs/cohort/{cohort}.log",
     benchmark:

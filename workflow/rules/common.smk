@@ -1,4 +1,5 @@
 # Shared set-up: validate config and manifests once, define paths and input functions.
+import os
 import sys
 from pathlib import Path
 

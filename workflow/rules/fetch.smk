@@ -9,11 +9,17 @@ rule fetch:
     params:
         manifest=lambda w: MANIFESTS[w.cohort],
         cbioportal_url=config.get("cbioportal_url", "https://www.cbioportal.org"),
-        dest=lambda w: f"{RAW}/{w.cohort}",
+        dest=lambda w, output: os.path.dirname(output[0]),
         data_roots=DATA_ROOTS,
         allow_download=ALLOW_DOWNLOAD,
         context=lambda w: f"{MANIFEST_DIR}/{w.cohort}.yaml",
     localrule: True
+    conda:
+        "../../envs/her2atlas.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=60,
     log:
         "logs/fetch/{cohort}.log",
     benchmark:
@@ -27,11 +33,17 @@ rule fetch_signatures:
         f"{RAW}/_signatures/fetched.json",
     params:
         entries=SIGNATURE_FILES,
-        dest=f"{RAW}/_signatures",
+        dest=lambda w, output: os.path.dirname(output[0]),
         data_roots=DATA_ROOTS,
         allow_download=ALLOW_DOWNLOAD,
         context="config.yaml: signatures.collections",
     localrule: True
+    conda:
+        "../../envs/her2atlas.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
     log:
         "logs/fetch/_signatures.log",
     benchmark:

@@ -23,6 +23,12 @@ rule meta:
         fdr_family=config["meta"].get("fdr_family", ["endpoint", "model"]),
         hksj_below=config["meta"].get("hksj_below", 5),
         primary=config.get("primary"),
+    conda:
+        "../../envs/her2atlas.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     log:
         "logs/meta.log",
     benchmark:

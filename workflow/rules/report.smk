@@ -36,8 +36,12 @@ rule report:
         config=config,
         title=config.get("report", {}).get("title", "her2atlas report"),
         primary=config.get("primary"),
+    conda:
+        "../../envs/her2atlas.yaml"
+    threads: 1
     resources:
         mem_mb=4000,
+        runtime=30,
     log:
         "logs/report.log",
     benchmark:

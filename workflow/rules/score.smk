@@ -13,6 +13,12 @@ rule signatures:
             for k, v in config["signatures"].items()
             if k in ("collections", "select", "custom", "weights")
         },
+    conda:
+        "../../envs/her2atlas.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/signatures.log",
     benchmark:
@@ -35,8 +41,12 @@ rule score:
         gsva_kernel=config["scoring"].get("gsva_kernel", "auto"),
         min_coverage=config["signatures"]["min_coverage"],
         min_genes=config["signatures"].get("min_genes", 3),
+    conda:
+        "../../envs/her2atlas.yaml"
+    threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=8000,
+        runtime=60,
     log:
         "logs/score/{cohort}.log",
     benchmark:
@@ -63,8 +73,12 @@ rule null:
         bins=NULL.get("bins", 20),
         seed=config.get("seed", 0),
         min_events=config["association"].get("min_events", 5),
+    conda:
+        "../../envs/her2atlas.yaml"
+    threads: 1
     resources:
         mem_mb=4000,
+        runtime=60,
     log:
         "logs/null/{cohort}.log",
     benchmark:
