@@ -12,7 +12,7 @@ import yaml
 
 from conftest import REPO
 
-COPIED = ["Snakefile", "config.yaml", "config", "workflow", "scripts", "demo"]
+COPIED = ["Snakefile", "config.yaml", "config", "workflow", "scripts", "demo", "envs", "profiles"]
 
 
 def make_workdir(tmp: Path) -> Path:
