@@ -49,6 +49,16 @@ def read_matrix(path: str | Path, *, orientation: str, gene_column: str | None,
         Index = raw gene symbols, columns = sample ids, float64 values.
     """
     path = Path(path)
+    header = pd.read_csv(path, sep=_separator(path), dtype=str, header=None, nrows=1,
+                         keep_default_na=False).iloc[0].tolist()
+    seen: set[str] = set()
+    for name in header:  # pandas would silently rename a repeated column to 'name.1'
+        if name in seen:
+            raise Her2AtlasError(
+                f"column {name!r} occurs twice in the header", file=str(path),
+                field="expression columns",
+                fix="remove the duplicated sample (or gene) column from the file")
+        seen.add(name)
     frame = pd.read_csv(path, sep=_separator(path), dtype=str, keep_default_na=False)
     frame = frame.drop(columns=[c for c in (drop_columns or []) if c in frame.columns])
     key = gene_column or frame.columns[0]

@@ -104,6 +104,11 @@ def load_manifest(path: str | Path, schema_path: str | Path, *,
         )
     declared = set()
     for entry in manifest["files"]:
+        if "/" in entry["name"]:
+            raise Her2AtlasError(
+                f"file name {entry['name']!r} must not contain '/'", file=file,
+                field=f"files.{entry['name']}",
+                fix="give a plain file name; the folder belongs in 'path'")
         try:
             safe_relative(entry["name"], what="file name")
             if "path" in entry:

@@ -75,11 +75,14 @@ def _explain(error: jsonschema.ValidationError) -> tuple[str, str, str]:
             f"expected {error.validator_value}",
         )
     if error.validator == "pattern":
-        return (
-            where,
-            f"value {error.instance!r} does not match the pattern {error.validator_value!r}",
-            "use letters, digits, '_' or '-' only" if "a-z" in str(error.validator_value) else "",
-        )
+        pattern = str(error.validator_value)
+        if "{64}" in pattern:
+            fix = "give the sha256 as 64 lowercase hexadecimal digits (sha256sum prints it)"
+        elif "A-Za-z" in pattern:
+            fix = "use letters, digits, '_' or '-' only"
+        else:
+            fix = f"use a value matching {pattern}"
+        return where, f"value {error.instance!r} does not match the pattern {pattern!r}", fix
     return where, error.message, error.schema.get("description", "")
 
 
