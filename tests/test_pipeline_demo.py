@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from her2atlas.demo import write_demo
 from her2atlas.scoring import SCORE_COLUMNS
 
-from pipeline_helpers import planned_jobs, snakemake, write_config
+from pipeline_helpers import make_workdir, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.pipeline
 
