@@ -24,6 +24,6 @@ with from_snakemake(snakemake) as log:
         out_dir=str(Path(snakemake.output.index).parent),
         signature_names=[Path(p).stem.removeprefix("signature_") for p in snakemake.output.signatures],
         config=dict(snakemake.params.config), title=snakemake.params.title,
-        primary=snakemake.params.primary,
+        primary=snakemake.params.primary, workers=snakemake.threads,
     )
     log.info("report written to %s", snakemake.output.index)

@@ -47,9 +47,13 @@ def gene_universe() -> list[str]:
     return named + [f"DEMO{i:04d}" for i in range(1, N_FILLER + 1)]
 
 
-def make_cohort(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (genes × samples expression in the cohort's units, clinical table) for a demo cohort."""
-    spec = COHORTS[name]
+def make_cohort(name: str, spec: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (genes × samples expression in the cohort's units, clinical table) for a demo cohort.
+
+    ``spec`` (n, units, endpoint, her2_frac, seed) defaults to the built-in demo cohort ``name``;
+    benchmarks pass their own to make cohorts of any size.
+    """
+    spec = spec or COHORTS[name]
     rng = np.random.default_rng(spec["seed"])
     n = spec["n"]
     genes = gene_universe()
@@ -136,6 +140,17 @@ def _write_if_changed(path: Path, data: bytes) -> None:
         return  # keep mtimes so that Snakemake does not rerun anything
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def write_cohort_files(out_dir: str | Path, name: str, spec: dict) -> None:
+    """Write one synthetic cohort's expression (.tsv.gz) and clinical table under out_dir/name."""
+    matrix, clin = make_cohort(name, spec)
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz:
+        gz.write(matrix.to_csv(sep="\t").encode())
+    _write_if_changed(Path(out_dir) / name / "expression.tsv.gz", buffer.getvalue())
+    _write_if_changed(Path(out_dir) / name / "clinical.tsv",
+                      clin.to_csv(sep="\t", index=False).encode())
 
 
 def write_demo(out_dir: str | Path) -> list[Path]:

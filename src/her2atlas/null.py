@@ -172,6 +172,7 @@ def random_signature_null(
     obs = adata.obs
     rows = []
     gene_bin = expression_bins(X, bins)
+    present = set(genes)
     for label, _question, mask, pooled in subgroups(obs, design):
         if not pooled:
             continue
@@ -200,9 +201,9 @@ def random_signature_null(
         for sig in signatures:
             if sig.weights is not None:
                 continue
-            up = genes.get_indexer([g for g in sig.genes if g in set(genes)])
+            up = genes.get_indexer([g for g in sig.genes if g in present])
             up = up[up >= 0]
-            down = genes.get_indexer([g for g in sig.down if g in set(genes)])
+            down = genes.get_indexer([g for g in sig.down if g in present])
             down = down[down >= 0]
             if len(up) < 2:
                 continue
@@ -210,14 +211,20 @@ def random_signature_null(
                 [seed, zlib.crc32(cohort.encode()), zlib.crc32(sig.name.encode())])
             rand_up = draw_matched(up, gene_bin, n_random, rng)
             rand_down = draw_matched(down, gene_bin, n_random, rng) if len(down) else None
+            # transforms were computed over the whole cohort; only analysed rows are scored
+            analysed = np.zeros(len(obs), bool)
+            for _, _, m, _, _ in tests:
+                analysed |= m
+            sub = {key: value[analysed] for key, value in prep.items()}
             for method in methods:
-                real = _scores(method, prep, up[None, :], down[None, :] if len(down) else None,
+                real = _scores(method, sub, up[None, :], down[None, :] if len(down) else None,
                                alpha)
                 rand = np.concatenate([
-                    _scores(method, prep, rand_up[i:i + chunk],
+                    _scores(method, sub, rand_up[i:i + chunk],
                             None if rand_down is None else rand_down[i:i + chunk], alpha)
                     for i in range(0, n_random, chunk)], axis=1)
-                for endpoint, statistic, m, stat, events in tests:
+                for endpoint, statistic, m_all, stat, events in tests:
+                    m = m_all[analysed]
                     observed = float(stat(real[m])[0])
                     null = stat(rand[m])
                     null = null[np.isfinite(null)]
@@ -225,7 +232,7 @@ def random_signature_null(
                     rows.append({
                         "cohort": cohort, "subgroup": label, "signature": sig.name,
                         "method": method, "endpoint": endpoint, "statistic": statistic,
-                        "n": int(m.sum()), "events": events, "observed": observed,
+                        "n": int(m_all.sum()), "events": events, "observed": observed,
                         "null_mean": float(null.mean()), "null_sd": float(null.std(ddof=1)),
                         "n_random": int(len(null)), "p_empirical": float(p),
                         "genes_used": int(len(up) + len(down))})

@@ -29,6 +29,29 @@ SOFTWARE = ["her2atlas", "snakemake", "numpy", "pandas", "scipy", "anndata", "st
             "lifelines", "gseapy", "matplotlib", "jinja2"]
 
 
+_POOL = None  # a ProcessPoolExecutor while build_report runs with workers > 1
+
+
+class LazyFigure:
+    """A figure rendered in a worker process; ``str()`` waits for and returns its data URI."""
+
+    def __init__(self, future) -> None:
+        self._future = future
+        self._value: str | None = None
+
+    def __str__(self) -> str:
+        if self._value is None:
+            self._value = self._future.result()
+        return self._value
+
+
+def _lazy(func, *args, **kwargs):
+    """Render ``func(*args, **kwargs)`` in the pool if one is running, else right away."""
+    if _POOL is None:
+        return func(*args, **kwargs)
+    return LazyFigure(_POOL.submit(func, *args, **kwargs))
+
+
 @dataclass
 class Table:
     """Columns and pre-formatted cells for the ``data_table`` macro."""
@@ -148,7 +171,7 @@ def save_figures(figs: dict[str, dict], directory: Path) -> None:
     for name, fig in figs.items():
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
         with atomic_path(directory / f"{safe}.png") as tmp:
-            tmp.write_bytes(base64.b64decode(fig["uri"].split(",", 1)[1]))
+            tmp.write_bytes(base64.b64decode(str(fig["uri"]).split(",", 1)[1]))
 
 
 def software_versions() -> pd.DataFrame:
@@ -224,7 +247,7 @@ def _qc_figures(obs: pd.DataFrame, X: np.ndarray, scores: pd.DataFrame, cohort: 
     else:
         groups = pd.Series("all", index=obs.index, name="samples")
     if X.shape[0] >= 3:
-        out.append({"uri": figures.pca_plot(X, groups, title=f"{cohort}: PCA"),
+        out.append({"uri": _lazy(figures.pca_plot, X, groups, title=f"{cohort}: PCA"),
                     "alt": f"PCA of {cohort} coloured by {groups.name}",
                     "caption": f"First two principal components (2,000 most variable genes), "
                                f"coloured by {groups.name}."})
@@ -239,7 +262,7 @@ def _qc_figures(obs: pd.DataFrame, X: np.ndarray, scores: pd.DataFrame, cohort: 
         if len(sel) and sel["score_z"].notna().any():
             values = sel.set_index("sample")["score_z"].reindex(obs.index).to_numpy(float)
             ok = np.isfinite(values)
-            out.append({"uri": figures.score_by_category(
+            out.append({"uri": _lazy(figures.score_by_category,
                 values[ok], arm[ok], title=f"{primary['signature']} ({primary['method']}) by "
                                             f"{arm.name}"),
                 "alt": f"{primary['signature']} score by {arm.name} in {cohort}",
@@ -287,7 +310,9 @@ def _cohort_figures(obs: pd.DataFrame, scores: pd.DataFrame, response: pd.DataFr
     if "trastuzumab" in obs and len(response) and \
             response["question"].eq("prognostic_within_trastuzumab").any():
         her2 &= obs["trastuzumab"].astype("boolean").fillna(False).to_numpy(bool)
-    named = [s for s in signatures if s.name in wide.columns and wide[s.name].notna().any()]
+    # figures for the hypothesis (and demo) signatures; controls are in the tables
+    named = [s for s in signatures if s.name in wide.columns and wide[s.name].notna().any()
+             and s.role != "control"]
     if len(response) and "pcr" in obs:
         y = as_float_array(obs["pcr"])
         curves = []
@@ -298,7 +323,7 @@ def _cohort_figures(obs: pd.DataFrame, scores: pd.DataFrame, response: pd.DataFr
                 continue
             z = (s[m] - s[m].mean()) / (s[m].std(ddof=1) or 1)
             resp_figs.append({
-                "uri": figures.score_by_group(z, y[m].astype(int), ("RD", "pCR"),
+                "uri": _lazy(figures.score_by_group, z, y[m].astype(int), ("RD", "pCR"),
                                               title=f"{sig.name} ({method})"),
                 "alt": f"{sig.name} {method} score by pCR status in {cohort}",
                 "caption": f"{sig.name} ({method}) score, z within the analysed HER2+ subgroup, "
@@ -307,7 +332,7 @@ def _cohort_figures(obs: pd.DataFrame, scores: pd.DataFrame, response: pd.DataFr
                 auc = stats.auc_delong(s[m], y[m].astype(int))[0]
                 curves.append((sig.name, s[m], y[m].astype(int), auc))
         if curves:
-            resp_figs.insert(0, {"uri": figures.roc(curves, title=f"ROC for pCR ({method})"),
+            resp_figs.insert(0, {"uri": _lazy(figures.roc, curves, title=f"ROC for pCR ({method})"),
                                  "alt": f"ROC curves of hypothesis signatures for pCR in {cohort}",
                                  "caption": "ROC curves: score predicting pCR (AUC > 0.5: higher "
                                             "score → more pCR)."})
@@ -334,7 +359,7 @@ def _cohort_figures(obs: pd.DataFrame, scores: pd.DataFrame, response: pd.DataFr
                     split = "above vs at/below the median"
                 _, p = stats.logrank_test_k(t[m], e[m].astype(int), group)
                 surv_figs.append({
-                    "uri": figures.kaplan_meier_plot(t[m], e[m].astype(int), groups,
+                    "uri": _lazy(figures.kaplan_meier_plot, t[m], e[m].astype(int), groups,
                                                      title=f"{sig.name} ({method})", p_value=p,
                                                      endpoint=endpoint),
                     "alt": f"Kaplan-Meier {endpoint} by {sig.name} {split} in {cohort}",
@@ -345,7 +370,7 @@ def _cohort_figures(obs: pd.DataFrame, scores: pd.DataFrame, response: pd.DataFr
 
 def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: str,
                  signature_names: list[str], config: dict, title: str,
-                 primary: dict | None) -> None:
+                 primary: dict | None, workers: int = 1) -> None:
     """Write ``index.html``, ``cohort_<id>.html`` and ``signature_<name>.html``.
 
     Parameters
@@ -365,7 +390,28 @@ def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: s
         Report title.
     primary
         The pre-specified primary hypothesis from the config.
+    workers
+        Processes rendering figures (matplotlib is single-threaded; pages wait only for
+        their own figures).
     """
+    global _POOL
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        _POOL = ProcessPoolExecutor(max_workers=workers)
+    try:
+        _build_report(inputs=inputs, cohorts=cohorts, out_index=out_index, out_dir=out_dir,
+                      signature_names=signature_names, config=config, title=title,
+                      primary=primary)
+    finally:
+        if _POOL is not None:
+            _POOL.shutdown()
+            _POOL = None
+
+
+def _build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: str,
+                  signature_names: list[str], config: dict, title: str,
+                  primary: dict | None) -> None:
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("her2atlas", "templates"),
@@ -444,7 +490,7 @@ def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: s
                 "counts": to_table(pd.DataFrame({"count": list(counts), "value": list(counts.values())})),
                 "transformations": yaml.safe_dump(prov.get("transformations", {}),
                                                   sort_keys=False, allow_unicode=True),
-                "qc_figures": [{"uri": figures.sample_distributions(
+                "qc_figures": [{"uri": _lazy(figures.sample_distributions,
                                    qc, title=f"{cohort}: log2 expression per sample"),
                                "alt": f"Per-sample expression distribution in {cohort}",
                                "caption": "Per-sample log2 expression quantiles after "
@@ -480,7 +526,7 @@ def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: s
             pooled = meta[(meta["signature"] == sig.name) & (meta["endpoint"] == endpoint)
                           & (meta["model"] == model)]
             section["figures"].append({
-                "uri": figures.forest(rows, pooled, title=f"{sig.name}: {label}", xlabel=label),
+                "uri": _lazy(figures.forest, rows, pooled, title=f"{sig.name}: {label}", xlabel=label),
                 "alt": f"Forest plot of {sig.name} {label} across cohorts",
                 "caption": f"{label}: per-cohort estimates and random-effects pooled diamond "
                            "per scoring method."})
@@ -531,7 +577,7 @@ def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: s
         if values.empty:
             continue
         heat_tables.append(long)
-        heatmaps.append({"uri": figures.effect_heatmap(values, marks, title=f"{label}, {method}",
+        heatmaps.append({"uri": _lazy(figures.effect_heatmap, values, marks, title=f"{label}, {method}",
                                                        label=label),
                          "alt": f"Heatmap of {label} by signature and cohort",
                          "caption": f"{label} ({method}); ** q < 0.05, * p < 0.05 (BH within the "

@@ -38,7 +38,7 @@ rule report:
         primary=config.get("primary"),
     conda:
         "../../envs/her2atlas.yaml"
-    threads: 1
+    threads: 2  # figures render in parallel processes
     resources:
         mem_mb=4000,
         runtime=30,

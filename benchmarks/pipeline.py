@@ -1,0 +1,141 @@
+"""Whole-workflow wall time, CPU time and peak memory on synthetic cohorts (prints a table).
+
+Usage::
+
+    python benchmarks/pipeline.py                       # the full grid (takes a while)
+    python benchmarks/pipeline.py --cohorts 1 5 --sizes 100 1000
+    python benchmarks/pipeline.py --real                # also the offline real run (../shared)
+
+Each configuration runs the Snakemake workflow from scratch in a scratch folder with the
+synthetic demo signature set; then one more cohort is added and the rerun is timed (it should
+cost that cohort's jobs plus meta-analysis and report). CPU time and peak RSS are those of the
+Snakemake process and all its jobs (``RUSAGE_CHILDREN``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+COPIED = ["Snakefile", "config.yaml", "config", "workflow", "scripts", "demo", "envs"]
+
+
+def _manifest(name: str, n: int) -> dict:
+    return {
+        "id": name, "title": f"BENCHMARK {name} (synthetic)", "citation": "synthetic",
+        "synthetic": True, "source": {"kind": "files"}, "design": "trastuzumab_treated",
+        "files": [{"name": "expression.tsv.gz", "path": f"{name}/expression.tsv.gz"},
+                  {"name": "clinical.tsv", "path": f"{name}/clinical.tsv"}],
+        "expression": {"files": ["expression.tsv.gz"], "gene_column": "gene", "units": "log2"},
+        "clinical": {"tables": {"clin": {"file": "clinical.tsv", "id_column": "sample_id"}},
+                     "fields": {"her2_status": {"table": "clin", "column": "her2",
+                                                "map": {"HER2+": "positive",
+                                                        "HER2-": "negative"}},
+                                "er_status": {"table": "clin", "column": "er",
+                                              "map": {"ER+": "positive", "ER-": "negative"}},
+                                "trastuzumab": {"value": True},
+                                "pcr": {"table": "clin", "column": "response",
+                                        "map": {"pCR": 1, "RD": 0}}}},
+        "endpoints": {"response": "pcr"},
+        "expected": {"samples": n},
+    }
+
+
+def _workdir(root: Path, n_cohorts: int, n_samples: int) -> Path:
+    from her2atlas.demo import demo_gmt, demo_weights, write_cohort_files
+
+    for name in COPIED:
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, root / name)
+    data = root / "data" / "bench"
+    for i in range(n_cohorts + 1):  # one extra, added for the rerun
+        name = f"bench_{i:02d}"
+        write_cohort_files(data, name, {"n": n_samples, "units": "log2", "endpoint": "pcr",
+                                        "her2_frac": 1.0, "seed": 1000 + i})
+        (root / "workflow/cohorts" / f"{name}.yaml").write_text(
+            yaml.safe_dump(_manifest(name, n_samples)))
+    (data / "demo_signatures.gmt").write_text(demo_gmt())
+    (data / "demo_weights.tsv").write_text(demo_weights())
+    return root
+
+
+def _config(root: Path, cohorts: list[str]) -> Path:
+    demo = yaml.safe_load((REPO / "demo/config.yaml").read_text())
+    demo.update(cohorts=cohorts, data_roots=["data/bench"])
+    path = root / "bench.yaml"
+    path.write_text(yaml.safe_dump(demo))
+    return path
+
+
+def _run(root: Path, config: Path, cores: int) -> tuple[float, float, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(cores), "--configfile",
+                    str(config), "--quiet"], cwd=root, check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, cpu, after.ru_maxrss / 1024
+
+
+def bench(n_cohorts: int, n_samples: int, cores: int) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = _workdir(Path(tmp), n_cohorts, n_samples)
+        names = [f"bench_{i:02d}" for i in range(n_cohorts)]
+        wall, cpu, peak = _run(root, _config(root, names), cores)
+        rerun, _, _ = _run(root, _config(root, [*names, f"bench_{n_cohorts:02d}"]), cores)
+    return (f"| {n_cohorts} | {n_samples:,} | {wall:.1f} | {cpu:.1f} | {peak:.0f} | "
+            f"{rerun:.1f} |")
+
+
+def bench_real(cores: int) -> str:
+    shared = REPO.parent / "shared" / "data"
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for name in COPIED:
+            src = REPO / name
+            (shutil.copytree if src.is_dir() else shutil.copy2)(src, root / name)
+        extra = root / "roots.yaml"
+        extra.write_text(yaml.safe_dump({"data_roots": [str(shared)]}))
+        cmd = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--quiet",
+               "--configfile", "config/offline.yaml", str(extra)]
+        start = time.perf_counter()
+        subprocess.run(cmd, cwd=root, check=True, capture_output=True)
+        cold = time.perf_counter() - start
+        shutil.rmtree(root / "results")  # keep data/raw: a warm cache
+        start = time.perf_counter()
+        subprocess.run(cmd, cwd=root, check=True, capture_output=True)
+        warm = time.perf_counter() - start
+    return f"| offline real run (4 cohorts) | cold {cold:.1f} s | warm cache {warm:.1f} s |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cohorts", type=int, nargs="+", default=[1, 5, 20])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000])
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--real", action="store_true", help="also time the offline real run")
+    args = parser.parse_args()
+    print(f"cores = {args.cores}; synthetic cohorts of 1,568 genes; times in seconds\n")
+    print("| cohorts | samples each | wall s | CPU s | peak MiB | rerun after adding one |")
+    print("|---|---|---|---|---|---|")
+    for n_cohorts in args.cohorts:
+        sizes = args.sizes if n_cohorts == args.cohorts[0] else [args.sizes[0]]
+        for n_samples in sizes:
+            print(bench(n_cohorts, n_samples, args.cores), flush=True)
+    if args.real:
+        print()
+        print(bench_real(args.cores))
+
+
+if __name__ == "__main__":
+    main()
