@@ -125,6 +125,15 @@ def _direction_surv(b: float) -> str:
     return "higher score → worse survival" if b > 0 else "higher score → better survival"
 
 
+def _not_fitted(too_few: bool, why: str, formula: str, extra) -> str | None:
+    """Why a model design is not fitted (too few events, or an unusable covariate), or None."""
+    if too_few:
+        return why
+    if extra is None:  # the formula carries the reason after '| '
+        return f"not fitted: {formula.split('| ')[-1]}"
+    return None
+
+
 def fit_logistic(X: np.ndarray, y: np.ndarray, settings: Settings) -> tuple[stats.Fit, str]:
     """ML logistic regression, or Firth when configured, events are few, or ML separates."""
     events = min(int(y.sum()), int(len(y) - y.sum()))
@@ -162,13 +171,10 @@ def response_rows(score: np.ndarray, pcr: np.ndarray, designs: list[tuple[str, s
                          direction=_direction_pcr(auc - 0.5), note="few events" if few else ""))
     z = _zscore(score)
     for model, formula, extra in designs:
-        if few:
+        reason = _not_fitted(few, why, formula, extra)
+        if reason:
             rows.append(_row(**base, model=model, formula=formula, effect_type="OR per SD",
-                             note=why))
-            continue
-        if extra is None:
-            rows.append(_row(**base, model=model, formula=formula, effect_type="OR per SD",
-                             note=f"not fitted: {formula.split('| ')[-1]}"))
+                             note=reason))
             continue
         X = np.column_stack([np.ones(n), z, extra])
         fit, estimator = fit_logistic(X, pcr, settings)
@@ -195,13 +201,10 @@ def survival_rows(score: np.ndarray, time: np.ndarray, event: np.ndarray,
     z = _zscore(score)
     rows = []
     for model, formula, extra in designs:
-        if events < settings.min_events:
+        reason = _not_fitted(events < settings.min_events, why, formula, extra)
+        if reason:
             rows.append(_row(**base, model=model, formula=formula, effect_type="HR per SD",
-                             note=why))
-            continue
-        if extra is None:
-            rows.append(_row(**base, model=model, formula=formula, effect_type="HR per SD",
-                             note=f"not fitted: {formula.split('| ')[-1]}"))
+                             note=reason))
             continue
         fit = stats.cox_fit(np.column_stack([z, extra]), time, event, strata=strata)
         if not fit.converged:

@@ -32,6 +32,16 @@ class Fit:
         return b, b - Z975 * s, b + Z975 * s, p
 
 
+def _verdict(beta: np.ndarray, converged: bool, note: str, max_iter: int,
+             divergence: str) -> tuple[bool, str]:
+    """Final convergence flag and note: diverging coefficients mean the fit is not usable."""
+    if np.max(np.abs(beta)) > 15:
+        return False, f"coefficients diverge ({divergence})"
+    if not converged and not note:
+        return False, f"did not converge in {max_iter} iterations"
+    return converged, note
+
+
 def logistic_fit(X: np.ndarray, y: np.ndarray, *, max_iter: int = 100, tol: float = 1e-10) -> Fit:
     """Maximum-likelihood logistic regression by Newton–Raphson (IRLS).
 
@@ -68,10 +78,8 @@ def logistic_fit(X: np.ndarray, y: np.ndarray, *, max_iter: int = 100, tol: floa
         if np.max(np.abs(step)) < tol:
             converged = True
             break
-    if np.max(np.abs(beta)) > 15:
-        converged, note = False, "coefficients diverge (complete or quasi-complete separation)"
-    elif not converged and not note:
-        note = f"did not converge in {max_iter} iterations"
+    converged, note = _verdict(beta, converged, note, max_iter,
+                               "complete or quasi-complete separation")
     eta = np.clip(X @ beta, -40, 40)
     mu = 1 / (1 + np.exp(-eta))
     info = X.T @ (X * (mu * (1 - mu))[:, None])
@@ -184,10 +192,7 @@ def cox_fit(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, strata=None,
         if np.max(np.abs(step)) < tol:
             converged = True
             break
-    if np.max(np.abs(beta)) > 15:
-        converged, note = False, "coefficients diverge (monotone likelihood)"
-    elif not converged and not note:
-        note = f"did not converge in {max_iter} iterations"
+    converged, note = _verdict(beta, converged, note, max_iter, "monotone likelihood")
     try:
         cov = np.linalg.inv(info)
         se = np.sqrt(np.diag(cov))
