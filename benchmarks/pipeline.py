@@ -9,13 +9,13 @@ Usage::
 Each configuration runs the Snakemake workflow from scratch in a scratch folder with the
 synthetic demo signature set; then one more cohort is added and the rerun is timed (it should
 cost that cohort's jobs plus meta-analysis and report). CPU time and peak RSS are those of the
-Snakemake process and all its jobs (``RUSAGE_CHILDREN``).
+Snakemake process and all its jobs (``RUSAGE_CHILDREN`` of a launcher started for each
+measurement); peak is the largest single process.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import subprocess
 import sys
@@ -76,15 +76,25 @@ def _config(root: Path, cohorts: list[str]) -> Path:
     return path
 
 
+# Runs one command and prints the CPU seconds and peak RSS (KiB) of it and all its children, so
+# every measurement has its own RUSAGE_CHILDREN (which is cumulative within a process).
+_LAUNCHER = (
+    "import resource, subprocess, sys; "
+    "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+    "r = resource.getrusage(resource.RUSAGE_CHILDREN); "
+    "print(r.ru_utime + r.ru_stime, r.ru_maxrss)"
+)
+
+
 def _run(root: Path, config: Path, cores: int) -> tuple[float, float, float]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(cores), "--configfile",
-                    str(config), "--quiet"], cwd=root, check=True, capture_output=True)
+    result = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, sys.executable, "-m", "snakemake", "--cores",
+         str(cores), "--configfile", str(config), "--quiet"],
+        cwd=root, check=True, capture_output=True, text=True)
     wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return wall, cpu, after.ru_maxrss / 1024
+    cpu, peak_kib = result.stdout.split()
+    return wall, float(cpu), float(peak_kib) / 1024
 
 
 def bench(n_cohorts: int, n_samples: int, cores: int) -> str:

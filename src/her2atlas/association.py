@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import mannwhitneyu
 
 from . import stats
 from .clinical import as_float_array
@@ -162,6 +161,8 @@ def response_rows(score: np.ndarray, pcr: np.ndarray, designs: list[tuple[str, s
     why = (f"not fitted: {events} pCR / {non_events} non-pCR "
            f"(minimum {settings.min_events} each)")
     if min(events, non_events) >= 1:
+        from scipy.stats import mannwhitneyu  # imported here: slow to import, pCR only
+
         auc, se, lo, hi = stats.auc_delong(score, pcr)
         p = float(mannwhitneyu(score[pcr == 1], score[pcr == 0],
                                alternative="two-sided").pvalue)

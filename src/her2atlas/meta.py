@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
-from scipy.optimize import brentq
+from scipy.special import chdtrc, ndtr, stdtr, stdtrit
 
 from .stats import Z975, benjamini_hochberg
 
@@ -50,7 +49,7 @@ def dersimonian_laird(y: np.ndarray, v: np.ndarray) -> dict:
     res = random_effects(y, v, tau2)
     i2 = max(0.0, (q - (k - 1)) / q) * 100 if q > 0 and k > 1 else 0.0
     return {**res, "fixed": fixed, "fixed_se": float(np.sqrt(1 / np.sum(w))), "tau2": float(tau2),
-            "i2": float(i2), "q": q, "q_p": float(sps.chi2.sf(q, k - 1)) if k > 1 else np.nan,
+            "i2": float(i2), "q": q, "q_p": float(chdtrc(k - 1, q)) if k > 1 else np.nan,
             "k": k}
 
 
@@ -60,7 +59,7 @@ def random_effects(y: np.ndarray, v: np.ndarray, tau2: float) -> dict:
     est = float(np.sum(wr * y) / np.sum(wr))
     se = float(np.sqrt(1 / np.sum(wr)))
     return {"estimate": est, "se": se, "ci_low": est - Z975 * se, "ci_high": est + Z975 * se,
-            "p": float(2 * sps.norm.sf(abs(est / se)))}
+            "p": float(2 * ndtr(-abs(est / se)))}
 
 
 def paule_mandel(y: np.ndarray, v: np.ndarray) -> float:
@@ -81,6 +80,8 @@ def paule_mandel(y: np.ndarray, v: np.ndarray) -> float:
     upper = max(1.0, np.var(y) * 10)
     while excess(upper) > 0:
         upper *= 10
+    from scipy.optimize import brentq
+
     return float(brentq(excess, 0.0, upper, xtol=1e-12))
 
 
@@ -91,8 +92,8 @@ def hksj(y: np.ndarray, v: np.ndarray, tau2: float) -> dict:
     est = np.sum(wr * y) / np.sum(wr)
     scale = np.sum(wr * (y - est) ** 2) / (k - 1)
     se = float(np.sqrt(scale / np.sum(wr)))
-    t = sps.t.ppf(0.975, k - 1)
-    p = float(2 * sps.t.sf(abs(est / se), k - 1)) if se > 0 else np.nan
+    t = stdtrit(k - 1, 0.975)
+    p = float(2 * stdtr(k - 1, -abs(est / se))) if se > 0 else np.nan
     return {"estimate": float(est), "se": se, "ci_low": float(est - t * se),
             "ci_high": float(est + t * se), "p": p}
 
@@ -101,7 +102,7 @@ def prediction_interval(estimate: float, se: float, tau2: float, k: int) -> tupl
     """95% prediction interval for the effect in a new cohort (Higgins et al. 2009); k ≥ 3."""
     if k < 3:
         return np.nan, np.nan
-    half = sps.t.ppf(0.975, k - 2) * np.sqrt(tau2 + se**2)
+    half = stdtrit(k - 2, 0.975) * np.sqrt(tau2 + se**2)
     return estimate - half, estimate + half
 
 

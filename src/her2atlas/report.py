@@ -398,6 +398,7 @@ def build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: s
     if workers > 1:
         from concurrent.futures import ProcessPoolExecutor
 
+        figures._plt()  # import matplotlib once; forked workers inherit it
         _POOL = ProcessPoolExecutor(max_workers=workers)
     try:
         _build_report(inputs=inputs, cohorts=cohorts, out_index=out_index, out_dir=out_dir,
