@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-STATE = Path(os.environ.get("SLURM_STANDIN_STATE", "/tmp/slurm-standin"))
+STATE = Path(os.environ.get("SLURM_STANDIN_STATE", ".slurm-standin"))  # the test sets it
 
 
 def _option(args: list[str], *names: str) -> str | None:
