@@ -12,18 +12,14 @@ import pandas as pd
 
 from her2atlas.association import Settings, associate_cohort
 from her2atlas.atomic import write_tsv
+from her2atlas.cohort import declared_endpoints
 from her2atlas.runtime import from_snakemake
 from her2atlas.signatures import read_catalogue
 
 with from_snakemake(snakemake) as log:
     adata = ad.read_h5ad(snakemake.input.cohort, backed="r")
     provenance = adata.uns["provenance"]
-    declared = provenance.get("endpoints", {})
-    survival = declared.get("survival", [])
-    endpoints = {
-        "response": declared.get("response"),
-        "survival": [survival] if isinstance(survival, str) else [str(e) for e in survival],
-    }
+    endpoints = declared_endpoints(dict(provenance))
     scores = pd.read_csv(snakemake.input.scores, sep="\t")
     roles = {s.name: s.role for s in read_catalogue(snakemake.input.catalogue)}
     response, survival = associate_cohort(

@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 import anndata as ad
 
 from her2atlas.atomic import write_tsv
-from her2atlas.cohort import plain
+from her2atlas.cohort import declared_endpoints, plain
 from her2atlas.null import COLUMNS, random_signature_null
 from her2atlas.runtime import from_snakemake
 from her2atlas.signatures import read_catalogue
@@ -18,10 +18,7 @@ from her2atlas.signatures import read_catalogue
 with from_snakemake(snakemake) as log:
     adata = ad.read_h5ad(snakemake.input.cohort)
     provenance = plain(dict(adata.uns["provenance"]))
-    declared = provenance.get("endpoints", {})
-    survival = declared.get("survival", [])
-    endpoints = {"response": declared.get("response"),
-                 "survival": [survival] if isinstance(survival, str) else list(survival)}
+    endpoints = declared_endpoints(provenance)
     if snakemake.params.n_random > 0:
         table = random_signature_null(
             adata, read_catalogue(snakemake.input.catalogue), cohort=snakemake.wildcards.cohort,

@@ -314,6 +314,14 @@ def plain(value: Any) -> Any:
     return value
 
 
+def declared_endpoints(provenance: dict) -> dict:
+    """The manifest's endpoints from a cohort's provenance: ``{"response", "survival": [...]}``."""
+    declared = plain(provenance).get("endpoints", {})
+    survival = declared.get("survival", [])
+    return {"response": declared.get("response"),
+            "survival": [survival] if isinstance(survival, str) else [str(e) for e in survival]}
+
+
 def _obs_for_h5ad(obs: pd.DataFrame) -> pd.DataFrame:
     out = obs.copy()
     for column in out.columns:

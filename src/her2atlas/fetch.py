@@ -311,14 +311,26 @@ def fetch_all(
     allow_download: bool = True,
     context: str = "",
 ) -> list[dict]:
-    """Fetch every entry; return their records as plain dicts (for JSON)."""
-    return [
-        asdict(
-            fetch_file(e, dest_dir, data_roots=data_roots, allow_download=allow_download,
-                       context=context)
-        )
-        for e in entries
-    ]
+    """Fetch every entry; return their records as plain dicts (for JSON).
+
+    An entry may carry a ``fallback`` entry (e.g. GEO's full SOFT table when a platform has no
+    ``.annot`` file), fetched instead when the entry is missing everywhere or answers 404.
+    """
+    records = []
+    for entry in entries:
+        fallback = entry.get("fallback")
+        plain_entry = {k: v for k, v in entry.items() if k != "fallback"}
+        try:
+            records.append(asdict(fetch_file(plain_entry, dest_dir, data_roots=data_roots,
+                                             allow_download=allow_download, context=context)))
+        except Her2AtlasError as exc:
+            if fallback is None or ("HTTP 404" not in str(exc) and "not found" not in str(exc)):
+                raise
+            log.warning("%s unavailable (%s); using %s", entry["name"], exc.message,
+                        fallback["name"])
+            records.append(asdict(fetch_file(fallback, dest_dir, data_roots=data_roots,
+                                             allow_download=allow_download, context=context)))
+    return records
 
 
 def fetch_cohort(manifest: dict, dest_dir: str | Path, *, data_roots: list[str | Path],
@@ -348,18 +360,5 @@ def fetch_cohort(manifest: dict, dest_dir: str | Path, *, data_roots: list[str |
             spec = manifest["cbioportal"]
             fetch_study(spec["study"], dest_dir, base_url=cbioportal_url,
                         expression_profile=spec.get("profile", "mrna"))
-    records = []
-    for entry in manifest["files"]:
-        fallback = entry.get("fallback")
-        plain_entry = {k: v for k, v in entry.items() if k != "fallback"}
-        try:
-            records.append(asdict(fetch_file(plain_entry, dest_dir, data_roots=data_roots,
-                                             allow_download=allow_download, context=context)))
-        except Her2AtlasError as exc:
-            if fallback is None or "HTTP 404" not in str(exc) and "not found" not in str(exc):
-                raise
-            log.warning("%s unavailable (%s); using %s", entry["name"], exc.message,
-                        fallback["name"])
-            records.append(asdict(fetch_file(fallback, dest_dir, data_roots=data_roots,
-                                             allow_download=allow_download, context=context)))
-    return records
+    return fetch_all(manifest["files"], dest_dir, data_roots=data_roots,
+                     allow_download=allow_download, context=context)

@@ -173,6 +173,7 @@ def random_signature_null(
     rows = []
     gene_bin = expression_bins(X, bins)
     present = set(genes)
+    prep = None
     for label, _question, mask, pooled in subgroups(obs, design):
         if not pooled:
             continue
@@ -195,9 +196,9 @@ def random_signature_null(
                               lambda S, tm=tm, em=em: cox_score_z(S, tm, em), int(em.sum())))
         if not tests:
             continue
-        # transforms over the cohort (as the real scores are), rows restricted per test below
-        prep = {"z": km.zscore_genes(X), "avg_ranks": km.ascending_ranks(X),
-                "min_ranks": km.ascending_ranks(X, ties="min")}
+        if prep is None:  # transforms over the whole cohort, as the real scores are
+            prep = {"z": km.zscore_genes(X), "avg_ranks": km.ascending_ranks(X),
+                    "min_ranks": km.ascending_ranks(X, ties="min")}
         for sig in signatures:
             if sig.weights is not None:
                 continue

@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 
 from . import __version__, figures, stats
-from .association import Settings
+from .association import Settings, subgroups
 from .atomic import atomic_path, write_text, write_tsv
 from .clinical import as_float_array
 from .cohort import plain
@@ -298,18 +298,18 @@ def heatmap_table(per_cohort: pd.DataFrame, meta: pd.DataFrame, *, method: str, 
 
 def _cohort_figures(obs: pd.DataFrame, scores: pd.DataFrame, response: pd.DataFrame,
                     survival: pd.DataFrame, signatures, cohort: str,
-                    settings: Settings) -> tuple[list, list]:
+                    settings: Settings, design: str) -> tuple[list, list]:
     """Score-by-pCR, ROC and Kaplan–Meier figures for the pooled subgroup of a cohort."""
     resp_figs, surv_figs = [], []
     zmean = scores[scores["method"] == scores["method"].iloc[0]] if len(scores) else scores
     method = zmean["method"].iloc[0] if len(zmean) else ""
     wide = zmean.pivot(index="sample", columns="signature", values="score") if len(zmean) else \
         pd.DataFrame()
-    her2 = (obs["her2_status"].astype(object) == "positive").to_numpy() if "her2_status" in obs \
-        else np.zeros(len(obs), bool)
-    if "trastuzumab" in obs and len(response) and \
-            response["question"].eq("prognostic_within_trastuzumab").any():
-        her2 &= obs["trastuzumab"].astype("boolean").fillna(False).to_numpy(bool)
+    # the samples of the pooled subgroup(s), exactly as the association stage selects them
+    her2 = np.zeros(len(obs), bool)
+    for _label, _question, mask, pooled in subgroups(obs, design):
+        if pooled:
+            her2 |= np.asarray(mask, bool)
     # figures for the hypothesis (and demo) signatures; controls are in the tables
     named = [s for s in signatures if s.name in wide.columns and wide[s.name].notna().any()
              and s.role != "control"]
@@ -468,7 +468,7 @@ def _build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: 
             "warnings": len(warnings)})
         scores = read(inputs["scores"][i])
         resp_figs, surv_figs = _cohort_figures(obs, scores, responses[i], survivals[i], catalogue,
-                                               cohort, settings)
+                                               cohort, settings, prov["design"])
         qc_figs = _qc_figures(obs, X, scores, cohort, primary)
         # the sample-level values behind the figures (scores of the primary method, clinical)
         wide = scores[scores["method"] == (primary or {}).get("method", "zmean")].pivot(

@@ -67,7 +67,6 @@ class _Prepared:
                 kernel = "poisson" if use_counts else "gaussian"
                 data = self.counts if use_counts else self.X
                 self._cache[what] = km.gsva_density(data, kernel=kernel)
-                self.kernel_used = kernel
         return self._cache[what]
 
 
