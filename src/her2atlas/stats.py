@@ -24,7 +24,12 @@ def _chi2_sf(x, df):
 
 @dataclass
 class Fit:
-    """Coefficients, standard errors and convergence of a fitted model."""
+    """Coefficients, standard errors and convergence of a fitted model.
+
+    ``ci_method`` names the interval and test that :meth:`inference` reports: ``"Wald"`` for
+    maximum-likelihood fits, ``"profile penalised likelihood"`` for Firth fits (logistf's
+    default ``pl = TRUE``: profile penalised-likelihood interval, penalised likelihood-ratio p).
+    """
 
     coef: np.ndarray
     se: np.ndarray
@@ -32,12 +37,29 @@ class Fit:
     iterations: int
     note: str = ""
     extra: dict | None = None
+    ci_method: str = "Wald"
 
     def wald(self, j: int) -> tuple[float, float, float, float]:
-        """(estimate, lower, upper, p) on the log scale for coefficient ``j``."""
+        """(estimate, lower, upper, p) on the log scale for coefficient ``j`` (Wald)."""
         b, s = float(self.coef[j]), float(self.se[j])
         p = float(2 * _norm_sf(abs(b / s))) if s > 0 and np.isfinite(s) else float("nan")
         return b, b - Z975 * s, b + Z975 * s, p
+
+    def inference(self, j: int) -> tuple[float, float, float, float]:
+        """(estimate, lower, upper, p) on the log scale for coefficient ``j``.
+
+        Firth fits: profile penalised-likelihood 95% interval and penalised likelihood-ratio p
+        (as logistf with ``pl = TRUE``), computed once per coefficient and cached. Other fits:
+        :meth:`wald`. ``ci_method`` says which.
+        """
+        profile = (self.extra or {}).get("firth_profile")
+        if profile is None:
+            return self.wald(j)
+        cache = profile.setdefault("cache", {})
+        if j not in cache:
+            cache[j] = _firth_profile_inference(profile["problem"], self.coef, j,
+                                                profile["lpen"], self.converged)
+        return cache[j]
 
 
 def _verdict(beta: np.ndarray, converged: bool, note: str, max_iter: int,
@@ -139,17 +161,22 @@ class _CoxData:
             info += np.sum(s2[d] / s0[d, None, None] - xbar[:, :, None] * xbar[:, None, :], axis=0)
         return loglik, grad, info
 
-    def schoenfeld(self, b):
-        """(event times, unscaled Schoenfeld residuals) over all strata."""
-        times, resid = [], []
-        for X, event, block_end, t in self.groups:
-            r = np.exp(X @ b - (X @ b).max())
-            s0 = np.cumsum(r)[block_end]
-            s1 = np.cumsum(X * r[:, None], axis=0)[block_end]
-            d = event == 1
-            resid.append(X[d] - s1[d] / s0[d, None])
-            times.append(t[d])
-        return np.concatenate(times), np.concatenate(resid)
+    @staticmethod
+    def event_moments(X, event, block_end, b):
+        """Per event row of one stratum: Schoenfeld residual x − x̄(t) and V(t) (Breslow).
+
+        Covariates are centred first (as ``zph1.c`` does) to limit round-off in V(t).
+        """
+        X = X - X.mean(axis=0)
+        eta = X @ b
+        r = np.exp(eta - eta.max())
+        s0 = np.cumsum(r)[block_end]
+        s1 = np.cumsum(X * r[:, None], axis=0)[block_end]
+        s2 = np.cumsum(X[:, :, None] * X[:, None, :] * r[:, None, None], axis=0)[block_end]
+        d = event == 1
+        xbar = s1[d] / s0[d, None]
+        var = s2[d] / s0[d, None, None] - xbar[:, :, None] * xbar[:, None, :]
+        return X[d] - xbar, var
 
 
 def cox_fit(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, strata=None,
@@ -213,74 +240,228 @@ def cox_fit(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, strata=None,
     return fit
 
 
-def ph_test(fit: Fit, j: int = 0, *, transform: str = "rank") -> tuple[float, float]:
-    """Grambsch–Therneau test of proportional hazards for coefficient ``j``.
+def _ph_time_transform(time: np.ndarray, event: np.ndarray, transform: str) -> np.ndarray:
+    """g(t) for every observation, as survival 3.x's ``cox.zph`` (over all rows, all strata).
 
-    Scaled Schoenfeld residuals (d · V · r + β) are related to a transform of event time
-    (``rank``, ``identity`` or ``log``); returns (chi-square with 1 df, p). A small p suggests
-    the hazard ratio changes over time.
+    ``km``: 1 − left-continuous Kaplan–Meier of the pooled sample; ``rank``: average ranks of
+    all follow-up times (censored included); ``identity``; ``log``.
     """
-    data, cov = fit.extra["data"], fit.extra["cov"]
-    times, resid = data.schoenfeld(fit.coef)
-    d = len(times)
-    if d < 3:
-        return float("nan"), float("nan")
     if transform == "rank":
         from scipy.stats import rankdata
 
-        g = rankdata(times)
-    elif transform == "log":
-        g = np.log(times)
-    else:
-        g = times.astype(float)
-    g = g - g.mean()
-    scaled = d * resid @ cov  # d · r · V (rows: events)
-    num = (g @ scaled[:, j]) ** 2
-    den = d * cov[j, j] * (g @ g)
-    chi2 = float(num / den)
+        return rankdata(time)
+    if transform == "log":
+        return np.log(time)
+    if transform == "identity":
+        return time.astype(float)
+    if transform == "km":
+        grid, surv = kaplan_meier(time, event)
+        before = np.searchsorted(grid[1:], time, side="left")  # event times strictly below t
+        return 1.0 - surv[before]
+    raise ValueError(f"unknown PH-test transform {transform!r} (km, rank, identity, log)")
+
+
+def ph_test(fit: Fit, j: int = 0, *, transform: str = "rank") -> tuple[float, float]:
+    """Proportional-hazards score test for coefficient ``j``, exactly as survival 3.x ``cox.zph``.
+
+    Grambsch & Therneau's test as computed since survival 3.0 (``zph1.c``): for the model
+    extended by ``β_j·g(t)·x_j``, the score for the new term at (β̂, 0),
+    ``U = Σ_events g(t_i)(x_ij − x̄_j(t_i))``, against the full 2p × 2p information
+    (Breslow risk sets, ``Σ_events (1, g, g²) ⊗ V(t_i)``) — not the old approximation with the
+    average variance. ``g`` is the chosen transform of time centred at its mean over the
+    events; the score for β is set to 0. Returns (chi-square with 1 df, p); the fit must use
+    Breslow ties, as :func:`cox_fit` does (``coxph(ties = "breslow")``).
+    """
+    data: _CoxData = fit.extra["data"]
+    times = np.concatenate([t for *_, t in data.groups])
+    events = np.concatenate([e for _, e, _, _ in data.groups])
+    if events.sum() < 2:
+        return float("nan"), float("nan")
+    g_all = _ph_time_transform(times, events, transform)
+    g_all = g_all - g_all[events == 1].mean()
+    p = len(fit.coef)
+    score, info = np.zeros(p), np.zeros((2 * p, 2 * p))
+    offset = 0
+    for X, event, block_end, t in data.groups:
+        g = g_all[offset:offset + len(t)]
+        offset += len(t)
+        resid, var = data.event_moments(X, event, block_end, fit.coef)
+        gd = g[event == 1]
+        score += gd @ resid
+        info[:p, :p] += var.sum(axis=0)
+        info[:p, p:] += np.tensordot(gd, var, axes=1)
+        info[p:, p:] += np.tensordot(gd**2, var, axes=1)
+    info[p:, :p] = info[:p, p:].T
+    keep = np.r_[np.arange(p), p + j]
+    u = np.zeros(p + 1)
+    u[p] = score[j]
+    try:
+        chi2 = float(u @ np.linalg.solve(info[np.ix_(keep, keep)], u))
+    except np.linalg.LinAlgError:
+        return float("nan"), float("nan")
     return chi2, float(_chi2_sf(chi2, 1))
 
 
+class _FirthProblem:
+    """Penalised log-likelihood ``l(β) + ½ log|X'WX|`` of a logistic model and its Newton step."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray):
+        self.X = X
+        self.y = y
+
+    def evaluate(self, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """(penalised log-likelihood, modified score, Fisher information) at ``b``.
+
+        The modified score ``X'(y − μ + h(½ − μ))`` is the exact gradient of the penalised
+        log-likelihood for the logit link.
+        """
+        X, y = self.X, self.y
+        eta = X @ b
+        mu = _expit(eta)
+        w = mu * (1 - mu)
+        info = X.T @ (X * w[:, None])
+        sign, logdet = np.linalg.slogdet(info)
+        loglik = float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+        if sign <= 0:
+            return -np.inf, np.zeros_like(b), info
+        xw = X * np.sqrt(w)[:, None]
+        h = np.einsum("ij,ij->i", xw @ np.linalg.inv(info), xw)
+        score = X.T @ (y - mu + h * (0.5 - mu))
+        return loglik + 0.5 * logdet, score, info
+
+    def maximise(self, beta: np.ndarray, free: np.ndarray, *, max_iter: int = 200,
+                 tol: float = 1e-10) -> tuple[np.ndarray, float, bool, int]:
+        """Maximise over the coordinates in ``free`` (the others stay as in ``beta``).
+
+        Newton–Raphson with the Fisher information on the free block and step halving on the
+        penalised log-likelihood. Returns (β, penalised log-likelihood, converged, iterations).
+        """
+        beta = np.array(beta, float)
+        value, score, info = self.evaluate(beta)
+        if not np.any(free):
+            return beta, value, True, 0
+        it = 0
+        for it in range(1, max_iter + 1):  # noqa: B007 - returned
+            try:
+                step_free = np.linalg.solve(info[np.ix_(free, free)], score[free])
+            except np.linalg.LinAlgError:
+                return beta, value, False, it
+            step = np.zeros_like(beta)
+            step[free] = step_free
+            biggest = np.max(np.abs(step))
+            if biggest > 5:  # logistf's maxstep
+                step *= 5 / biggest
+            for _ in range(40):
+                new_value, new_score, new_info = self.evaluate(beta + step)
+                if new_value >= value - 1e-12:
+                    break
+                step /= 2
+            beta = beta + step
+            value, score, info = new_value, new_score, new_info
+            if np.max(np.abs(step)) < tol:
+                return beta, value, True, it
+        return beta, value, False, it
+
+
+def _expit(eta: np.ndarray) -> np.ndarray:
+    """Inverse logit, computed without overflow."""
+    return np.exp(-np.logaddexp(0.0, -eta))
+
+
 def firth_logistic_fit(X: np.ndarray, y: np.ndarray, *, max_iter: int = 200,
-                       tol: float = 1e-9) -> Fit:
+                       tol: float = 1e-10) -> Fit:
     """Firth's penalised-likelihood logistic regression (Firth 1993; Heinze & Schemper 2002).
 
     Maximises ``l(β) + ½ log|I(β)|`` by Newton steps on the modified score
     ``X'(y − μ + h(½ − μ))`` (h: hat-matrix diagonal), with step halving. Finite under
-    separation; standard errors from the inverse information (Wald intervals).
+    separation. ``se`` is from the inverse Fisher information (used by :meth:`Fit.wald`);
+    :meth:`Fit.inference` gives logistf's default profile penalised-likelihood interval and
+    penalised likelihood-ratio p (``ci_method = "profile penalised likelihood"``).
     """
-    X = np.asarray(X, float)
-    y = np.asarray(y, float)
-    beta = np.zeros(X.shape[1])
+    problem = _FirthProblem(np.asarray(X, float), np.asarray(y, float))
+    free = np.ones(problem.X.shape[1], bool)
+    beta, value, converged, it = problem.maximise(np.zeros(problem.X.shape[1]), free,
+                                                  max_iter=max_iter, tol=tol)
+    _, _, info = problem.evaluate(beta)
+    try:
+        se = np.sqrt(np.diag(np.linalg.inv(info)))
+    except np.linalg.LinAlgError:
+        se = np.full(len(beta), np.nan)
+        converged = False
+    fit = Fit(beta, se, converged, it,
+              "" if converged else f"did not converge in {max_iter} iterations",
+              ci_method="profile penalised likelihood")
+    fit.extra = {"firth_profile": {"problem": problem, "lpen": value}}
+    return fit
 
-    def penalised(b):
-        mu = 1 / (1 + np.exp(-np.clip(X @ b, -40, 40)))
-        w = mu * (1 - mu)
-        info = X.T @ (X * w[:, None])
-        sign, logdet = np.linalg.slogdet(info)
-        ll = np.sum(y * np.log(mu + 1e-300) + (1 - y) * np.log(1 - mu + 1e-300))
-        return ll + 0.5 * logdet, mu, w, info
 
-    value, mu, w, info = penalised(beta)
-    converged = False
-    it = 0
-    for it in range(1, max_iter + 1):  # noqa: B007 - reported in Fit.iterations
-        inv = np.linalg.inv(info)
-        h = np.einsum("ij,jk,ik->i", X * np.sqrt(w)[:, None], inv, X * np.sqrt(w)[:, None])
-        step = inv @ (X.T @ (y - mu + h * (0.5 - mu)))
-        for _ in range(30):
-            new_value, new_mu, new_w, new_info = penalised(beta + step)
-            if new_value >= value - 1e-12:
-                break
-            step /= 2
-        beta = beta + step
-        value, mu, w, info = new_value, new_mu, new_w, new_info
-        if np.max(np.abs(step)) < tol:
-            converged = True
+CHI2_95_1DF = 3.841458820694124  # qchisq(0.95, 1)
+
+
+def _profile_at(problem: _FirthProblem, start: np.ndarray, j: int,
+                value: float) -> tuple[float, np.ndarray]:
+    """Profile penalised log-likelihood with coefficient ``j`` fixed at ``value``."""
+    beta = np.array(start, float)
+    beta[j] = value
+    free = np.ones(len(beta), bool)
+    free[j] = False
+    beta, lpen, _, _ = problem.maximise(beta, free)
+    return lpen, beta
+
+
+def _profile_limit(problem: _FirthProblem, beta_hat: np.ndarray, j: int, target: float,
+                   direction: int, scale: float) -> float:
+    """Where the profile falls to ``target`` on one side of the estimate (±inf if never).
+
+    Brackets by doubling steps away from the estimate (warm-starting each constrained fit from
+    the previous one), then finds the crossing with Brent's method.
+    """
+    from scipy.optimize import brentq
+
+    inner, start = float(beta_hat[j]), beta_hat
+    step = scale
+    warm = {}
+
+    def excess(value: float) -> float:
+        nearest = min(warm, key=lambda v: abs(v - value)) if warm else None
+        lpen, beta = _profile_at(problem, warm[nearest] if nearest is not None else start,
+                                 j, value)
+        warm[value] = beta
+        return max(lpen - target, -1e6)  # -inf where the information is numerically singular
+
+    for _ in range(60):
+        outer = float(beta_hat[j]) + direction * step
+        if excess(outer) < 0:
+            lo, hi = sorted((inner, outer))
+            return float(brentq(excess, lo, hi, xtol=1e-10, rtol=1e-12, maxiter=200))
+        inner, step = outer, step * 2
+        if step > 1e3:
             break
-    se = np.sqrt(np.diag(np.linalg.inv(info)))
-    return Fit(beta, se, converged, it,
-               "" if converged else f"did not converge in {max_iter} iterations")
+    return direction * np.inf
+
+
+def _firth_profile_inference(problem: _FirthProblem, beta_hat: np.ndarray, j: int,
+                             lpen_hat: float,
+                             converged: bool) -> tuple[float, float, float, float]:
+    """(estimate, profile lower, profile upper, penalised LR p) for coefficient ``j``.
+
+    As logistf (``pl = TRUE``): the interval holds every b_j with
+    ``2·(lpen(β̂) − max_{β−j} lpen(b_j, β−j)) ≤ χ²₁(0.95)``; the p-value is the penalised
+    likelihood-ratio test of b_j = 0 with every other coefficient re-estimated, the penalty
+    always ``½ log|X'WX|`` of the full design.
+    """
+    b = float(beta_hat[j])
+    if not converged:
+        return b, float("nan"), float("nan"), float("nan")
+    _, _, info = problem.evaluate(beta_hat)
+    scale = float(np.sqrt(np.linalg.inv(info)[j, j]))
+    scale = max(scale, 0.05) if np.isfinite(scale) else 1.0
+    target = lpen_hat - CHI2_95_1DF / 2
+    lower = _profile_limit(problem, beta_hat, j, target, -1, scale)
+    upper = _profile_limit(problem, beta_hat, j, target, 1, scale)
+    restricted, _ = _profile_at(problem, beta_hat, j, 0.0)
+    stat = max(2 * (lpen_hat - restricted), 0.0)
+    return b, lower, upper, float(_chi2_sf(stat, 1))
 
 
 def logrank_test_k(time: np.ndarray, event: np.ndarray, groups: np.ndarray) -> tuple[float, float]:
@@ -330,16 +511,30 @@ def logrank_test(time: np.ndarray, event: np.ndarray, group: np.ndarray) -> tupl
     return float(chi2), float(_chi2_sf(chi2, 1))
 
 
-def auc_delong(score: np.ndarray, label: np.ndarray) -> tuple[float, float, float, float]:
-    """ROC AUC with the DeLong (1988) standard error and a 95% Wald interval.
+AUC_INTERVALS = ("delong", "delong_logit")
 
-    The interval is computed on the logit scale and clipped into [0, 1] so that it stays inside
-    the unit interval for small samples.
+
+def auc_delong(score: np.ndarray, label: np.ndarray, *,
+               ci: str = "delong") -> tuple[float, float, float, float]:
+    """ROC AUC (P(case score > control score), ties count ½) with the DeLong (1988) SE.
+
+    Parameters
+    ----------
+    score, label
+        Scores and 0/1 labels (1 = case); higher scores are taken to indicate cases (pROC's
+        ``direction = "<"``).
+    ci
+        ``"delong"`` (default; pROC's ``ci.auc`` default): AUC ± z₀.₉₇₅·SE on the AUC scale,
+        bounds clipped to [0, 1]. ``"delong_logit"``: the same SE carried to the logit scale
+        (SE / (AUC(1 − AUC))), interval back-transformed; falls back to the clipped normal
+        interval when AUC is 0 or 1.
 
     Returns
     -------
     (auc, se, lower, upper)
     """
+    if ci not in AUC_INTERVALS:
+        raise ValueError(f"unknown AUC interval {ci!r}; choose one of {AUC_INTERVALS}")
     score = np.asarray(score, float)
     label = np.asarray(label, int)
     pos, neg = score[label == 1], score[label == 0]
@@ -351,7 +546,7 @@ def auc_delong(score: np.ndarray, label: np.ndarray) -> tuple[float, float, floa
     v01 = cmp.mean(axis=0)
     var = np.var(v10, ddof=1) / m + np.var(v01, ddof=1) / n if m > 1 and n > 1 else np.nan
     se = float(np.sqrt(var))
-    if 0 < auc < 1 and se > 0:
+    if ci == "delong_logit" and 0 < auc < 1 and se > 0:
         logit = np.log(auc / (1 - auc))
         se_logit = se / (auc * (1 - auc))
         lower = 1 / (1 + np.exp(-(logit - Z975 * se_logit)))
