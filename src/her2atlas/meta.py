@@ -1,42 +1,78 @@
-"""Meta-analysis of per-cohort effects: fixed and random effects, heterogeneity, sensitivity.
+"""Meta-analysis of per-cohort effects within one evidence stratum.
 
-For each signature × method × endpoint × model, the per-cohort log effects (log OR / log HR)
-and their standard errors are pooled by
+Rows are pooled only when they answer the same question: the per-cohort ``question`` (within
+trastuzumab-treated patients, score × trastuzumab interaction, untreated arm, prognosis), the
+treatment ``era``, the endpoint family (endpoints declared as the same outcome in config
+``meta.endpoint_families``), signature, method and model. Within a group the per-cohort log
+effects (log OR / log HR) and their standard errors are pooled by
 
-* the inverse-variance fixed effect;
-* random effects with τ² by DerSimonian–Laird (reported estimate) and by Paule–Mandel;
-* a Hartung–Knapp–Sidik–Jonkman (HKSJ) interval (t with k − 1 df) used as the reported
-  interval when there are fewer than ``hksj_below`` cohorts;
-* Cochran's Q and its p, I², τ², a 95% prediction interval (t with k − 2 df; Higgins et al. 2009)
-  and leave-one-out estimates.
+* random effects with τ² by DerSimonian–Laird (DL): the reported estimate;
+* the Hartung–Knapp–Sidik–Jonkman (HKSJ) interval and p (t with k − 1 df) around it at every
+  k ≥ 2 — the reported interval and p, exactly metafor's ``rma(yi, vi, method = "DL",
+  test = "knha")``. The rule was chosen by ``benchmarks/calibration.py``: the DL normal
+  interval is anti-conservative with between-cohort heterogeneity, the truncated HKSJ
+  (max(1, q)) never rejects with two or three cohorts;
+* as extra columns: the inverse-variance fixed effect, the DL normal interval, Paule–Mandel
+  τ² with its normal interval, Cochran's Q and its p, I², a 95% prediction interval (t with
+  k − 2 df; Higgins et al. 2009) and leave-one-out DL estimates.
+
+The HKSJ scale factor ``q = Σ w*(y − μ)² / (k − 1)`` (w* = 1 / (v + τ²)) multiplies the DL
+variance. Where q < 1 the HKSJ standard error is smaller than the DL one and the row is
+flagged (``hksj_q_below_1``); the note says whether the interval itself is also narrower than
+the DL normal interval (it is when √q · t(k − 1) < z). With two cohorts the note says that a
+random-effects interval is fragile and ``cohort_effects`` lists both cohort estimates.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import brentq
 from scipy.special import chdtrc, ndtr, stdtr, stdtrit
 
 from .stats import Z975, benjamini_hochberg
 
 META_COLUMNS = [
-    "analysis", "signature", "role", "method", "endpoint", "model", "effect_type", "k", "cohorts",
-    "n_total", "events_total", "effect", "ci_low", "ci_high", "interval", "log_effect", "se",
-    "p", "q", "fixed_effect", "fixed_ci_low", "fixed_ci_high", "pm_effect", "pm_ci_low",
-    "pm_ci_high", "tau2_dl", "tau2_pm", "i2",
-    "q_stat", "q_p", "pi_low", "pi_high", "hksj_ci_low", "hksj_ci_high", "hksj_p",
+    "analysis", "question", "era", "stratum", "signature", "role", "method", "endpoint",
+    "endpoints", "model", "effect_type", "k", "cohorts", "n_total", "events_total", "effect",
+    "ci_low", "ci_high", "interval", "log_effect", "se", "p", "q", "cohort_effects",
+    "fixed_effect", "fixed_ci_low", "fixed_ci_high", "dl_ci_low", "dl_ci_high", "dl_p",
+    "pm_effect", "pm_ci_low", "pm_ci_high", "pm_p", "tau2_dl", "tau2_pm", "i2", "q_stat", "q_p",
+    "pi_low", "pi_high", "hksj_ci_low", "hksj_ci_high", "hksj_p", "hksj_q", "hksj_q_below_1",
     "loo_min", "loo_max", "direction", "note",
 ]
+"""Columns of the pooled table written by :func:`pool` (``results/meta/*.tsv``)."""
+
+COMPARE_COLUMNS = ["comparison", *META_COLUMNS]
+"""Columns of :func:`compare_models`: the pooled columns plus the comparison label."""
+
+GROUP_KEYS = ["question", "era", "family", "signature", "method", "model"]
+"""Per-cohort columns (``family`` derived from ``endpoint``) that define one pooled row."""
+
+REQUIRED_COLUMNS = ["question", "era", "cohort", "signature", "method", "endpoint", "model",
+                    "pooled", "log_effect", "se", "n", "events"]
+"""Per-cohort columns :func:`pool` needs (``question``/``era`` are missing in pre-strata tables)."""
+
+DEFAULT_FDR_FAMILY = ["question", "era", "endpoint", "model"]
+"""Default BH family: every signature × method sharing stratum, endpoint family and model."""
 
 
 def dersimonian_laird(y: np.ndarray, v: np.ndarray) -> dict:
     """DerSimonian–Laird random-effects pooling of estimates ``y`` with variances ``v``.
 
+    Parameters
+    ----------
+    y
+        Per-cohort estimates (log scale).
+    v
+        Their sampling variances.
+
     Returns
     -------
     dict
-        ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``p`` (random effects), ``fixed``,
-        ``fixed_se`` (inverse-variance), ``tau2``, ``i2`` (percent), ``q``, ``q_p``, ``k``.
+        ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``p`` (random effects, normal),
+        ``fixed``, ``fixed_se`` (inverse-variance), ``tau2``, ``i2`` (percent), ``q``, ``q_p``,
+        ``k``.
     """
     y = np.asarray(y, float)
     v = np.asarray(v, float)
@@ -54,16 +90,22 @@ def dersimonian_laird(y: np.ndarray, v: np.ndarray) -> dict:
 
 
 def random_effects(y: np.ndarray, v: np.ndarray, tau2: float) -> dict:
-    """Random-effects estimate, SE, normal 95% CI and p for a given τ²."""
-    wr = 1 / (v + tau2)
-    est = float(np.sum(wr * y) / np.sum(wr))
+    """Random-effects estimate, SE, normal 95% CI and p for a given τ².
+
+    Returns
+    -------
+    dict
+        ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``p``.
+    """
+    wr = 1 / (np.asarray(v, float) + tau2)
+    est = float(np.sum(wr * np.asarray(y, float)) / np.sum(wr))
     se = float(np.sqrt(1 / np.sum(wr)))
     return {"estimate": est, "se": se, "ci_low": est - Z975 * se, "ci_high": est + Z975 * se,
             "p": float(2 * ndtr(-abs(est / se)))}
 
 
 def paule_mandel(y: np.ndarray, v: np.ndarray) -> float:
-    """Paule–Mandel τ²: the value at which the generalised Q equals k − 1."""
+    """Paule–Mandel τ²: the value at which the generalised Q equals k − 1 (0 if Q(0) ≤ k − 1)."""
     y = np.asarray(y, float)
     v = np.asarray(v, float)
     k = len(y)
@@ -80,26 +122,45 @@ def paule_mandel(y: np.ndarray, v: np.ndarray) -> float:
     upper = max(1.0, np.var(y) * 10)
     while excess(upper) > 0:
         upper *= 10
-    from scipy.optimize import brentq
-
-    return float(brentq(excess, 0.0, upper, xtol=1e-12))
+    return float(brentq(excess, 0.0, upper, xtol=1e-14, rtol=1e-14))
 
 
-def hksj(y: np.ndarray, v: np.ndarray, tau2: float) -> dict:
-    """Hartung–Knapp–Sidik–Jonkman interval around the random-effects estimate (t, k − 1 df)."""
+def hksj(y: np.ndarray, v: np.ndarray, tau2: float, *, truncate: bool = False) -> dict:
+    """Hartung–Knapp–Sidik–Jonkman interval around the random-effects estimate (t, k − 1 df).
+
+    Parameters
+    ----------
+    y, v
+        Per-cohort estimates and sampling variances (k ≥ 2).
+    tau2
+        Between-cohort variance used in the weights (the pipeline uses DL's).
+    truncate
+        Use ``max(1, q)`` as the scale factor (the "modified" HKSJ of Röver et al. 2015).
+        Not the reported rule; kept for the calibration benchmark.
+
+    Returns
+    -------
+    dict
+        ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``p`` and ``scale`` (the factor q).
+    """
+    y = np.asarray(y, float)
     k = len(y)
-    wr = 1 / (v + tau2)
+    wr = 1 / (np.asarray(v, float) + tau2)
     est = np.sum(wr * y) / np.sum(wr)
-    scale = np.sum(wr * (y - est) ** 2) / (k - 1)
-    se = float(np.sqrt(scale / np.sum(wr)))
+    scale = float(np.sum(wr * (y - est) ** 2) / (k - 1))
+    used = max(1.0, scale) if truncate else scale
+    se = float(np.sqrt(used / np.sum(wr)))
     t = stdtrit(k - 1, 0.975)
     p = float(2 * stdtr(k - 1, -abs(est / se))) if se > 0 else np.nan
     return {"estimate": float(est), "se": se, "ci_low": float(est - t * se),
-            "ci_high": float(est + t * se), "p": p}
+            "ci_high": float(est + t * se), "p": p, "scale": scale}
 
 
 def prediction_interval(estimate: float, se: float, tau2: float, k: int) -> tuple[float, float]:
-    """95% prediction interval for the effect in a new cohort (Higgins et al. 2009); k ≥ 3."""
+    """95% prediction interval for the effect in a new cohort (Higgins et al. 2009); k ≥ 3.
+
+    ``estimate ± t(k − 2) · √(τ² + se²)`` with the DL estimate, τ² and normal-theory SE.
+    """
     if k < 3:
         return np.nan, np.nan
     half = stdtrit(k - 2, 0.975) * np.sqrt(tau2 + se**2)
@@ -107,7 +168,7 @@ def prediction_interval(estimate: float, se: float, tau2: float, k: int) -> tupl
 
 
 def leave_one_out(y: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """DerSimonian–Laird estimates with each cohort left out in turn."""
+    """DerSimonian–Laird estimates with each cohort left out in turn (empty when k < 3)."""
     k = len(y)
     if k < 3:
         return np.array([])
@@ -115,73 +176,317 @@ def leave_one_out(y: np.ndarray, v: np.ndarray) -> np.ndarray:
                      for i in range(k)])
 
 
-def pool(tables: list[pd.DataFrame], *, min_cohorts: int = 2, hksj_below: int = 5,
-         fdr_family: list[str] | None = None, primary: dict | None = None) -> pd.DataFrame:
-    """Pool the ``pooled`` rows of per-cohort tables by signature × method × endpoint × model.
+def pool_estimates(y: np.ndarray, v: np.ndarray) -> dict:
+    """Every pooled quantity of one group, on the log scale (k ≥ 2).
 
-    Rows without an estimate (not fitted) are left out and counted in ``note``. The reported
-    interval (``ci_low``/``ci_high``) is the DerSimonian–Laird normal interval, or the HKSJ
-    interval when fewer than ``hksj_below`` cohorts contribute (``interval`` says which).
+    Parameters
+    ----------
+    y, v
+        Per-cohort log effects and their variances.
+
+    Returns
+    -------
+    dict
+        ``dl`` (:func:`dersimonian_laird`), ``hksj`` (:func:`hksj` with DL τ²), ``pm``
+        (:func:`random_effects` with Paule–Mandel τ²), ``tau2_pm``, ``pi`` (prediction
+        interval) and ``loo`` (leave-one-out estimates). The reported estimate is
+        ``dl["estimate"]`` with ``hksj``'s interval and p.
     """
-    family = fdr_family or ["endpoint", "model"]
+    y = np.asarray(y, float)
+    v = np.asarray(v, float)
+    if len(y) < 2:
+        raise ValueError(f"pooling needs at least 2 cohorts, got {len(y)}")
+    dl = dersimonian_laird(y, v)
+    tau2_pm = paule_mandel(y, v)
+    return {"dl": dl, "hksj": hksj(y, v, dl["tau2"]), "pm": random_effects(y, v, tau2_pm),
+            "tau2_pm": tau2_pm,
+            "pi": prediction_interval(dl["estimate"], dl["se"], dl["tau2"], len(y)),
+            "loo": leave_one_out(y, v)}
+
+
+def family_of(families: dict[str, list[str]] | None) -> dict[str, str]:
+    """Map each endpoint to its family name (``{"efs": "event_free", ...}``)."""
+    out: dict[str, str] = {}
+    for family, endpoints in (families or {}).items():
+        for endpoint in endpoints:
+            if endpoint in out:
+                raise ValueError(f"endpoint {endpoint!r} is listed in two endpoint families "
+                                 f"({out[endpoint]!r} and {family!r})")
+            out[endpoint] = family
+    return out
+
+
+def _check_columns(rows: pd.DataFrame) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in rows.columns]
+    if missing:
+        raise ValueError(
+            "per-cohort statistics table(s) lack column(s) " + ", ".join(missing)
+            + " — tables written before evidence strata were introduced cannot be pooled; "
+            "rerun the association stage")
+
+
+def _usable(rows: pd.DataFrame) -> pd.Series:
+    """Rows with a finite log effect and a positive SE."""
+    le = pd.to_numeric(rows["log_effect"], errors="coerce")
+    se = pd.to_numeric(rows["se"], errors="coerce")
+    return np.isfinite(le) & np.isfinite(se) & (se > 0)
+
+
+def _select_endpoints(rows: pd.DataFrame, families: dict[str, list[str]] | None) -> pd.DataFrame:
+    """Keep, per cohort × question × era × family, one endpoint: the first of the family's list.
+
+    The first listed endpoint for which the cohort has an estimate in any of its rows of the
+    stratum (so the choice depends on data availability, never on a result, and is the same
+    for every signature, method and model); if none has an estimate, the first listed present.
+    """
+    fam = family_of(families)
+    rows = rows.assign(family=[fam.get(e, e) for e in rows["endpoint"]])
+    order = {e: i for endpoints in (families or {}).values() for i, e in enumerate(endpoints)}
+    rows = rows.assign(_rank=[order.get(e, 0) for e in rows["endpoint"]],
+                       _usable=_usable(rows).to_numpy())
+    keys = ["cohort", "question", "era", "family"]
+    key = rows["_rank"] + np.where(rows["_usable"], 0, 10_000)
+    best = key.groupby([rows[c] for c in keys], dropna=False).transform("min") % 10_000
+    return rows[(rows["_rank"] == best).to_numpy()].drop(columns=["_rank", "_usable"])
+
+
+def _check_duplicates(rows: pd.DataFrame) -> None:
+    counts = rows.groupby([*GROUP_KEYS, "cohort"], dropna=False).size()
+    dup = counts[counts > 1]
+    if len(dup):
+        key = dup.index[0]
+        named = dict(zip([*GROUP_KEYS, "cohort"], key, strict=True))
+        raise ValueError(
+            f"cohort {named['cohort']!r} has {int(dup.iloc[0])} pooled rows for question "
+            f"{named['question']!r}, era {named['era']!r}, endpoint family {named['family']!r}, "
+            f"{named['signature']} / {named['method']} / {named['model']}: a cohort may "
+            "contribute one estimate per pooled row (mark one subgroup pooled = False)")
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.2f}" if 0.1 <= abs(x) < 100 else f"{x:.3g}"
+
+
+def _cohort_effects(usable: pd.DataFrame, mixed: bool) -> str:
+    parts = []
+    for _, r in usable.iterrows():
+        name = f"{r['cohort']} [{r['endpoint']}]" if mixed else str(r["cohort"])
+        b, s = float(r["log_effect"]), float(r["se"])
+        parts.append(f"{name}: {_fmt(np.exp(b))} ({_fmt(np.exp(b - Z975 * s))}–"
+                     f"{_fmt(np.exp(b + Z975 * s))})")
+    return "; ".join(parts)
+
+
+def _direction(question: str, family: str, estimate: float) -> str:
+    if "interaction" in question:
+        return ("score's OR for pCR " + ("higher" if estimate > 0 else "lower")
+                + " with trastuzumab than without")
+    if family == "pcr":
+        return "higher score → " + ("more pCR" if estimate > 0 else "less pCR")
+    return "higher score → " + ("worse survival" if estimate > 0 else "better survival")
+
+
+def _notes(k: int, hk: dict, dl: dict, skipped: int) -> list[str]:
+    notes = []
+    if k == 2:
+        notes.append("random-effects interval from two cohorts is fragile (τ² is estimated from "
+                     "one contrast); see cohort_effects")
+    if hk["scale"] < 1:
+        narrower = hk["ci_high"] - hk["ci_low"] < dl["ci_high"] - dl["ci_low"]
+        notes.append(f"HKSJ q = {hk['scale']:.3g} < 1: HKSJ SE below the DL normal SE"
+                     + ("; HKSJ interval narrower than the DL normal interval" if narrower
+                        else " (interval still wider: t quantile)"))
+    if skipped:
+        notes.append(f"{skipped} cohort(s) without an estimate")
+    return notes
+
+
+def _pool_group(grp: pd.DataFrame, min_cohorts: int, families: dict[str, list[str]] | None,
+                ) -> dict:
+    """One pooled row (linear effect scale) from the per-cohort rows of one group."""
+    first = grp.iloc[0]
+    ok = _usable(grp).to_numpy()
+    usable = grp[ok]
+    skipped = int((~ok).sum())
+    listed = (families or {}).get(first["family"], [first["family"]])
+    pooled_eps = sorted(set(usable["endpoint"]), key=lambda e: listed.index(e)
+                        if e in listed else len(listed))
+    stratum = ("; ".join(dict.fromkeys(grp["stratum"].astype(str))) if "stratum" in grp
+               else str(first["question"]))
+    base = {"question": first["question"], "era": first["era"], "stratum": stratum,
+            "signature": first["signature"], "role": first.get("role", ""),
+            "method": first["method"], "endpoint": first["family"],
+            "endpoints": ",".join(pooled_eps), "model": first["model"],
+            "effect_type": first.get("effect_type", ""), "k": len(usable),
+            "cohorts": ",".join(usable["cohort"].astype(str)),
+            "n_total": int(usable["n"].sum()), "events_total": int(usable["events"].sum()),
+            "cohort_effects": _cohort_effects(usable, len(pooled_eps) > 1)}
+    if len(usable) < max(min_cohorts, 2):
+        note = [f"not pooled: {len(usable)} cohort(s) (minimum {max(min_cohorts, 2)})"]
+        if skipped:
+            note.append(f"{skipped} cohort(s) without an estimate")
+        return {**base, "note": "; ".join(note)}
+    y = usable["log_effect"].to_numpy(float)
+    res = pool_estimates(y, usable["se"].to_numpy(float) ** 2)
+    dl, hk, pm, pi, loo = res["dl"], res["hksj"], res["pm"], res["pi"], res["loo"]
+    k = len(y)
+    return {
+        **base, "effect": np.exp(dl["estimate"]), "ci_low": np.exp(hk["ci_low"]),
+        "ci_high": np.exp(hk["ci_high"]), "interval": f"HKSJ t({k - 1}), DL τ²",
+        "log_effect": dl["estimate"], "se": hk["se"], "p": hk["p"],
+        "fixed_effect": np.exp(dl["fixed"]),
+        "fixed_ci_low": np.exp(dl["fixed"] - Z975 * dl["fixed_se"]),
+        "fixed_ci_high": np.exp(dl["fixed"] + Z975 * dl["fixed_se"]),
+        "dl_ci_low": np.exp(dl["ci_low"]), "dl_ci_high": np.exp(dl["ci_high"]), "dl_p": dl["p"],
+        "pm_effect": np.exp(pm["estimate"]), "pm_ci_low": np.exp(pm["ci_low"]),
+        "pm_ci_high": np.exp(pm["ci_high"]), "pm_p": pm["p"], "tau2_dl": dl["tau2"],
+        "tau2_pm": res["tau2_pm"], "i2": dl["i2"], "q_stat": dl["q"], "q_p": dl["q_p"],
+        "pi_low": np.exp(pi[0]), "pi_high": np.exp(pi[1]),
+        "hksj_ci_low": np.exp(hk["ci_low"]), "hksj_ci_high": np.exp(hk["ci_high"]),
+        "hksj_p": hk["p"], "hksj_q": hk["scale"], "hksj_q_below_1": bool(hk["scale"] < 1),
+        "loo_min": np.exp(loo.min()) if len(loo) else np.nan,
+        "loo_max": np.exp(loo.max()) if len(loo) else np.nan,
+        "direction": _direction(str(first["question"]), str(first["family"]), dl["estimate"]),
+        "note": "; ".join(_notes(k, hk, dl, skipped))}
+
+
+def _prepare(tables: list[pd.DataFrame], families: dict[str, list[str]] | None
+             ) -> pd.DataFrame | None:
+    """Pooled, non-AUC rows of all tables with one endpoint per cohort and family."""
     frames = [t for t in tables if not t.empty]
     if not frames:
-        return pd.DataFrame(columns=META_COLUMNS)
+        return None
     rows = pd.concat(frames, ignore_index=True)
+    _check_columns(rows)
     rows = rows[rows["pooled"].astype(bool) & rows["model"].ne("auc")]
-    out = []
-    keys = ["signature", "method", "endpoint", "model"]
-    for (signature, method, endpoint, model), grp in rows.groupby(keys, sort=False):
-        usable = grp.dropna(subset=["log_effect", "se"])
-        usable = usable[usable["se"] > 0]
-        skipped = len(grp) - len(usable)
-        base = {"signature": signature, "role": grp["role"].iloc[0], "method": method,
-                "endpoint": endpoint, "model": model, "effect_type": grp["effect_type"].iloc[0],
-                "k": len(usable), "cohorts": ",".join(usable["cohort"]),
-                "n_total": int(usable["n"].sum()), "events_total": int(usable["events"].sum())}
-        note = f"{skipped} cohort(s) without an estimate" if skipped else ""
-        if len(usable) < min_cohorts:
-            out.append({**base, "note": "; ".join(filter(None, [
-                f"not pooled: {len(usable)} cohort(s) (minimum {min_cohorts})", note]))})
-            continue
-        y = usable["log_effect"].to_numpy(float)
-        v = usable["se"].to_numpy(float) ** 2
-        dl = dersimonian_laird(y, v)
-        tau2_pm = paule_mandel(y, v)
-        pm = random_effects(y, v, tau2_pm)
-        hk = hksj(y, v, dl["tau2"]) if len(y) > 1 else None
-        use_hksj = hk is not None and len(y) < hksj_below
-        lo, hi, p = (hk["ci_low"], hk["ci_high"], hk["p"]) if use_hksj else (
-            dl["ci_low"], dl["ci_high"], dl["p"])
-        pi = prediction_interval(dl["estimate"], dl["se"], dl["tau2"], len(y))
-        loo = leave_one_out(y, v)
-        higher = "higher score → " + (
-            ("more pCR" if dl["estimate"] > 0 else "less pCR") if endpoint == "pcr"
-            else ("worse survival" if dl["estimate"] > 0 else "better survival"))
-        out.append({
-            **base, "effect": np.exp(dl["estimate"]), "ci_low": np.exp(lo), "ci_high": np.exp(hi),
-            "interval": f"HKSJ t({len(y) - 1})" if use_hksj else "DL normal",
-            "log_effect": dl["estimate"], "se": dl["se"], "p": p,
-            "fixed_effect": np.exp(dl["fixed"]),
-            "fixed_ci_low": np.exp(dl["fixed"] - Z975 * dl["fixed_se"]),
-            "fixed_ci_high": np.exp(dl["fixed"] + Z975 * dl["fixed_se"]),
-            "pm_effect": np.exp(pm["estimate"]), "pm_ci_low": np.exp(pm["ci_low"]),
-            "pm_ci_high": np.exp(pm["ci_high"]), "tau2_dl": dl["tau2"], "tau2_pm": tau2_pm,
-            "i2": dl["i2"], "q_stat": dl["q"],
-            "q_p": dl["q_p"], "pi_low": np.exp(pi[0]), "pi_high": np.exp(pi[1]),
-            "hksj_ci_low": np.exp(hk["ci_low"]) if hk else np.nan,
-            "hksj_ci_high": np.exp(hk["ci_high"]) if hk else np.nan,
-            "hksj_p": hk["p"] if hk else np.nan,
-            "loo_min": np.exp(loo.min()) if len(loo) else np.nan,
-            "loo_max": np.exp(loo.max()) if len(loo) else np.nan,
-            "direction": higher, "note": note})
-    table = pd.DataFrame(out, columns=META_COLUMNS)
-    table["analysis"] = [
-        "primary" if primary and all(r[c] == primary[c] for c in ("signature", "method",
-                                                                   "endpoint", "model"))
-        else "exploratory" for _, r in table.iterrows()]
+    rows = _select_endpoints(rows, families)
+    _check_duplicates(rows)
+    return rows
+
+
+def _finish(out: list[dict], columns: list[str], fdr_family: list[str],
+            primary: dict | None) -> pd.DataFrame:
+    """Mark the primary row, add BH q within ``fdr_family`` and put the primary first."""
+    table = pd.DataFrame(out, columns=columns)
+    if table.empty:
+        return table
+    missing = [c for c in fdr_family if c not in table.columns]
+    if missing:
+        raise ValueError(f"fdr_family names unknown column(s): {', '.join(missing)}")
+    table["hksj_q_below_1"] = table["hksj_q_below_1"].astype("boolean")
+    table["analysis"] = ["primary" if _is_primary(r, primary) else "exploratory"
+                         for _, r in table.iterrows()]
     table["q"] = np.nan
-    for _, idx in table.groupby(family, dropna=False).groups.items():
+    for _, idx in table.groupby(fdr_family, dropna=False).groups.items():
         table.loc[idx, "q"] = benjamini_hochberg(table.loc[idx, "p"].to_numpy(float))
     order = (table["analysis"] != "primary").argsort(kind="stable")
     return table.iloc[order].reset_index(drop=True)
+
+
+def _is_primary(row: pd.Series, primary: dict | None) -> bool:
+    """The row answers the pre-specified primary: within trastuzumab-treated evidence only."""
+    if not primary:
+        return False
+    if row["question"] != primary.get("question", "within_trastuzumab"):
+        return False
+    if "era" in primary and row["era"] != primary["era"]:
+        return False
+    return all(row[c] == primary[c] for c in ("signature", "method", "endpoint", "model"))
+
+
+def pool(tables: list[pd.DataFrame], *, min_cohorts: int = 2,
+         endpoint_families: dict[str, list[str]] | None = None,
+         fdr_family: list[str] | None = None, primary: dict | None = None) -> pd.DataFrame:
+    """Pool the ``pooled`` rows of per-cohort tables within each evidence stratum.
+
+    Parameters
+    ----------
+    tables
+        Per-cohort statistics tables (``results/stats/{cohort}/*.tsv``); they must carry
+        ``question`` and ``era`` (older tables raise ``ValueError`` naming the columns).
+    min_cohorts
+        Groups with fewer cohorts with an estimate are listed but not pooled (at least 2).
+    endpoint_families
+        Family name → endpoints counted as the same outcome, in order of preference
+        (config ``meta.endpoint_families``). An endpoint in no family is its own family.
+        A cohort contributes one endpoint per family (see :func:`_select_endpoints`).
+    fdr_family
+        Output columns defining one Benjamini–Hochberg family
+        (default :data:`DEFAULT_FDR_FAMILY`).
+    primary
+        The pre-specified hypothesis (config ``primary``): ``signature``, ``method``,
+        ``endpoint`` (a family name), ``model``; optionally ``question`` (default
+        ``within_trastuzumab``) and ``era``. Only matching rows get ``analysis = primary``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`META_COLUMNS`, one row per question × era × endpoint family × signature ×
+        method × model, the primary first. ``effect`` is the DL estimate, ``ci_low``/
+        ``ci_high``/``p``/``se`` the HKSJ ones (metafor ``rma(method = "DL", test = "knha")``).
+
+    Raises
+    ------
+    ValueError
+        Tables without ``question``/``era``; a cohort with two rows in one pooled group.
+    """
+    rows = _prepare(tables, endpoint_families)
+    if rows is None or rows.empty:
+        return pd.DataFrame(columns=META_COLUMNS)
+    out = [_pool_group(grp, min_cohorts, endpoint_families)
+           for _, grp in rows.groupby(GROUP_KEYS, sort=False, dropna=False)]
+    return _finish(out, META_COLUMNS, fdr_family or DEFAULT_FDR_FAMILY, primary)
+
+
+def compare_models(tables: list[pd.DataFrame], base_model: str, other_model: str, *,
+                   min_cohorts: int = 2, endpoint_families: dict[str, list[str]] | None = None,
+                   fdr_family: list[str] | None = None, primary: dict | None = None
+                   ) -> pd.DataFrame:
+    """Pool two models (e.g. unadjusted vs adjusted) over exactly the same cohorts.
+
+    For each question × era × endpoint family × signature × method, only cohorts with an
+    estimate under both ``base_model`` and ``other_model`` (same endpoint: the endpoint
+    choice of :func:`pool` does not depend on the model) enter either pooled row, so the two
+    pooled effects differ only by the model. Cohorts dropped because one model has no
+    estimate are named in ``note``. BH q is computed within this table only (use ``pool``'s q
+    for the main results).
+
+    Parameters
+    ----------
+    tables
+        Per-cohort statistics tables, as for :func:`pool`.
+    base_model, other_model
+        Model names, e.g. ``"logistic"`` and ``"logistic_adj"``.
+    min_cohorts, endpoint_families, fdr_family, primary
+        As for :func:`pool`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`COMPARE_COLUMNS`: for each group two rows (``model`` = base, then other), the
+        same ``cohorts`` in both, ``comparison`` = ``"<base> vs <other>, same cohorts"``.
+    """
+    rows = _prepare(tables, endpoint_families)
+    if rows is None or rows.empty:
+        return pd.DataFrame(columns=COMPARE_COLUMNS)
+    rows = rows[rows["model"].isin([base_model, other_model])]
+    rows = rows[_usable(rows).to_numpy()]
+    label = f"{base_model} vs {other_model}, same cohorts"
+    out = []
+    keys = [c for c in GROUP_KEYS if c != "model"]
+    for _, grp in rows.groupby(keys, sort=False, dropna=False):
+        per_model = {m: set(grp.loc[grp["model"] == m, "cohort"]) for m in
+                     (base_model, other_model)}
+        common = per_model[base_model] & per_model[other_model]
+        dropped = sorted((per_model[base_model] | per_model[other_model]) - common)
+        for model in (base_model, other_model):
+            sub = grp[(grp["model"] == model) & grp["cohort"].isin(common)]
+            if sub.empty:
+                continue
+            row = _pool_group(sub, min_cohorts, endpoint_families)
+            if dropped:
+                row["note"] = "; ".join(filter(None, [
+                    row.get("note", ""), "left out (an estimate under one model only): "
+                    + ", ".join(map(str, dropped))]))
+            out.append({"comparison": label, **row})
+    return _finish(out, COMPARE_COLUMNS, fdr_family or DEFAULT_FDR_FAMILY, primary)

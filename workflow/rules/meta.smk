@@ -1,10 +1,13 @@
-# meta: DerSimonian-Laird random-effects pooling of per-cohort effects.
+# meta: random-effects pooling of per-cohort effects within one evidence stratum (question x era
+# x endpoint family); DL tau2 with the Hartung-Knapp-Sidik-Jonkman interval at every k.
 
 
 rule meta:
     input:
         response=expand("results/stats/{cohort}/response.tsv", cohort=COHORTS),
         survival=expand("results/stats/{cohort}/survival.tsv", cohort=COHORTS),
+        # one patient counts once: no pooling until no two cohorts share samples or patients
+        overlap="results/qc/overlap.tsv",
     output:
         response=report(
             "results/meta/response.tsv",
@@ -18,10 +21,11 @@ rule meta:
             category="Meta-analysis",
             labels={"table": "survival"},
         ),
+        comparison="results/meta/model_comparison.tsv",
     params:
         min_cohorts=config["meta"].get("min_cohorts", 2),
-        fdr_family=config["meta"].get("fdr_family", ["endpoint", "model"]),
-        hksj_below=config["meta"].get("hksj_below", 5),
+        endpoint_families=config["meta"].get("endpoint_families", {}),
+        fdr_family=config["meta"].get("fdr_family", ["question", "era", "endpoint", "model"]),
         primary=config.get("primary"),
     conda:
         "../../envs/her2atlas.yaml"
