@@ -107,3 +107,22 @@ def test_null_observed_auc_matches_direct_auc():
     score = z[:, :10].mean(axis=1)
     y = adata.obs["pcr"].astype(int).to_numpy()
     assert table["observed"].iloc[0] == pytest.approx(stats.auc_delong(score, y)[0] - 0.5)
+
+
+def test_combined_z_null_only_for_up_down_sets_of_unequal_size():
+    adata = _cohort(seed=5)
+    genes = [f"G{i}" for i in range(30)]
+    sigs = [Signature("PLAIN", genes[:10]),
+            Signature("EQUAL", genes[:5], down=genes[20:25]),
+            Signature("UNEQUAL", genes[:10], down=genes[20:24])]
+    table = random_signature_null(adata, sigs, cohort="toy", design="trastuzumab_treated",
+                                  endpoints={"response": "pcr"}, n_random=50, seed=2,
+                                  methods=["zmean", "combined_z"])
+    assert set(table.loc[table.method == "combined_z", "signature"]) == {"UNEQUAL"}
+    assert set(table.loc[table.method == "zmean", "signature"]) == {"PLAIN", "EQUAL", "UNEQUAL"}
+    X = np.asarray(adata.X, float)
+    z = (X - X.mean(axis=0)) / X.std(axis=0, ddof=1)
+    score = z[:, :10].sum(axis=1) / np.sqrt(10) - z[:, 20:24].sum(axis=1) / 2.0
+    y = adata.obs["pcr"].astype(int).to_numpy()
+    row = table[(table.method == "combined_z")].iloc[0]
+    assert row["observed"] == pytest.approx(stats.auc_delong(score, y)[0] - 0.5, rel=1e-9)

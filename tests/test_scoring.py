@@ -6,11 +6,14 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from her2atlas.score_methods import zmean as zmean_scores
 from her2atlas.score_methods import zscore_genes
 from her2atlas.scoring import SCORE_COLUMNS, score_cohort, ssgsea_scores
 from her2atlas.signatures import Signature, coverage, read_gmt
+
+from conftest import REPO
 
 
 def _matrix(n_samples=8, n_genes=400, seed=1):
@@ -100,12 +103,28 @@ def test_coverage_and_na_scores_with_reason():
     assert list(scores.columns) == SCORE_COLUMNS
 
 
-def test_nine_gene_il6_loop_set_scores():
-    genes = ["IL6", "IL6R", "IL6ST", "JAK1", "JAK2", "STAT3", "NFKB1", "RELA", "SOCS3"]
-    X, filler = _matrix(n_samples=5, n_genes=100)
+def test_nine_gene_il6_loop_set_from_config_scores():
+    """The primary signature as config.yaml defines it: the nine genes of Korkaya et al. 2012."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    custom = {c["name"]: c for c in config["signatures"]["custom"]}
+    assert config["primary"]["signature"] == "KORKAYA2012_IL6_LOOP"
+    genes = custom["KORKAYA2012_IL6_LOOP"]["genes"]
+    # the IL-6 -> IL-6R/gp130 -> JAK -> STAT3 loop with its NF-kB arm (Korkaya, Mol Cell 2012)
+    assert sorted(genes) == sorted(["IL6", "IL6R", "IL6ST", "JAK1", "JAK2", "STAT3", "NFKB1",
+                                    "RELA", "SOCS3"])
+    X, filler = _matrix(n_samples=6, n_genes=100)
     names = genes + filler[len(genes):]
-    cov = coverage([Signature("KORKAYA2012_IL6_LOOP", genes)], pd.Index(names), min_coverage=0.5)
+    sig = Signature("KORKAYA2012_IL6_LOOP", genes)
+    cov = coverage([sig], pd.Index(names), min_coverage=config["signatures"]["min_coverage"],
+                   min_genes=config["signatures"]["min_genes"])
     assert bool(cov["scored"].iloc[0]) and cov["genes_used"].iloc[0] == 9
+    adata = ad.AnnData(X, obs=pd.DataFrame(index=[f"S{i}" for i in range(6)]),
+                       var=pd.DataFrame(index=names))
+    adata.uns["provenance"] = {"cohort": "toy"}
+    scores, _ = score_cohort(adata, [sig], methods=["zmean"], min_coverage=0.5, min_genes=2)
+    z = (X[:, :9] - X[:, :9].mean(axis=0)) / X[:, :9].std(axis=0, ddof=1)
+    np.testing.assert_allclose(scores["score"], z.mean(axis=1), rtol=1e-12)
+    assert (scores["genes_used"] == 9).all()
 
 
 def test_read_gmt_rejects_malformed_line(tmp_path):

@@ -14,6 +14,10 @@ Statistics (both invariant to rescaling the score):
   the Wald z of the per-SD Cox model at large n.
 
 The empirical p is ``(1 + #{|random| ≥ |observed|}) / (n_random + 1)``.
+
+``combined_z`` follows the scores: it is tested only for up/down signatures whose up and down
+parts have different numbers of genes present (:func:`her2atlas.scoring.combined_z_reason`);
+elsewhere it is √k · zmean and would repeat zmean's null.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from scipy.stats import rankdata
 from . import score_methods as km
 from .association import subgroups
 from .clinical import as_float_array
+from .scoring import combined_z_reason
 from .signatures import Signature
 
 NULL_METHODS = ("zmean", "combined_z", "singscore", "ssgsea")
@@ -202,12 +207,14 @@ def random_signature_null(
         for sig in signatures:
             if sig.weights is not None:
                 continue
-            up = genes.get_indexer([g for g in sig.genes if g in present])
-            up = up[up >= 0]
-            down = genes.get_indexer([g for g in sig.down if g in present])
-            down = down[down >= 0]
+            found = Signature(sig.name, [g for g in sig.genes if g in present],
+                              down=[g for g in sig.down if g in present])
+            up = genes.get_indexer(found.genes)
+            down = genes.get_indexer(found.down)
             if len(up) < 2:
                 continue
+            sig_methods = [m for m in methods
+                           if m != "combined_z" or not combined_z_reason(found)]
             rng = np.random.default_rng(
                 [seed, zlib.crc32(cohort.encode()), zlib.crc32(sig.name.encode())])
             rand_up = draw_matched(up, gene_bin, n_random, rng)
@@ -217,7 +224,7 @@ def random_signature_null(
             for _, _, m, _, _ in tests:
                 analysed |= m
             sub = {key: value[analysed] for key, value in prep.items()}
-            for method in methods:
+            for method in sig_methods:
                 real = _scores(method, sub, up[None, :], down[None, :] if len(down) else None,
                                alpha)
                 rand = np.concatenate([

@@ -3,6 +3,7 @@
 References
 ----------
 - zmean / combined z: Lee E et al., PLoS Comput Biol 2008 (combined z = Σz / √k).
+- GSVA's constant-gene filter: GSVA 1.46 ``.filterFeatures`` (R/utils.R).
 - singscore: Foroutan M et al., BMC Bioinformatics 2018.
 - ssGSEA: Barbie DA et al., Nature 2009.
 - GSVA: Hänzelmann S, Castelo R, Guinney J, BMC Bioinformatics 2013.
@@ -202,7 +203,8 @@ def gsva_density(X: np.ndarray, *, kernel: str = "gaussian", chunk: int = 256) -
 
     ``gaussian`` (log-scale data): bandwidth = SD(gene) / 4, CDF from the reference table
     (an O(genes × N²) loop compiled with numba); ``poisson`` (counts): CDF of Poisson(x_k + 0.5)
-    at x_j.
+    at x_j. Constant genes are not removed here: R GSVA removes them first
+    (:func:`constant_genes`), which :mod:`her2atlas.scoring` does before calling this.
     """
     n, g = X.shape
     out = np.empty((n, g))
@@ -219,6 +221,30 @@ def gsva_density(X: np.ndarray, *, kernel: str = "gaussian", chunk: int = 256) -
         return np.log(out / (1.0 - out))
 
 
+#: Genes whose SD across samples is below this count as constant (GSVA 1.46 ``.filterFeatures``
+#: sets ``rowSds < 1e-10`` to 0 and drops SD 0 or NA).
+CONSTANT_SD = 1e-10
+
+
+def constant_genes(X: np.ndarray) -> np.ndarray:
+    """Mask of genes (columns) that R GSVA discards before estimating anything.
+
+    GSVA 1.46 (``.filterFeatures``, called by ``gsva()`` before gene sets are mapped to the
+    remaining features and filtered by size) drops every gene whose SD across samples is below
+    :data:`CONSTANT_SD` or undefined, on the matrix the kernel sees (raw counts for the Poisson
+    kernel). Later versions (``.filterGenes``) test ``max == min``, the same genes up to rounding.
+    """
+    with np.errstate(invalid="ignore"):
+        sd = np.std(X, axis=0, ddof=1) if X.shape[0] > 1 else np.full(X.shape[1], np.nan)
+    return ~(np.isfinite(sd) & (sd >= CONSTANT_SD))
+
+
+def restrict_sets(sets: list[np.ndarray], keep: np.ndarray) -> list[np.ndarray]:
+    """Re-index column-index sets onto the columns where ``keep`` is True (others dropped)."""
+    new_index = np.cumsum(keep) - 1
+    return [new_index[idx[keep[idx]]] for idx in sets]
+
+
 def gsva(density: np.ndarray, sets: list[np.ndarray], *, max_diff: bool = True) -> np.ndarray:
     """GSVA enrichment (tau = 1) from :func:`gsva_density`.
 
@@ -226,6 +252,8 @@ def gsva(density: np.ndarray, sets: list[np.ndarray], *, max_diff: bool = True) 
     |G − p + 1 − G/2|. The running sum steps up by the hit's rank score / Σ over the set and down
     by 1 / (G − k); the score is max + min of the walk (``max_diff``) or the larger excursion.
     Maxima sit just after a hit and minima just before one, so only set positions are visited.
+    ``density`` should hold only the genes GSVA keeps (see :func:`constant_genes`); a set left
+    without genes scores NaN.
     """
     n, g = density.shape
     order = np.argsort(-density, axis=1, kind="stable")
@@ -236,6 +264,9 @@ def gsva(density: np.ndarray, sets: list[np.ndarray], *, max_diff: bool = True) 
     out = np.empty((n, len(sets)))
     for j, idx in enumerate(sets):
         k = len(idx)
+        if k == 0:
+            out[:, j] = np.nan
+            continue
         pos = position[:, idx]
         srt = np.argsort(pos, axis=1, kind="stable")
         pos = np.take_along_axis(pos, srt, axis=1)

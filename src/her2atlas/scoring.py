@@ -3,7 +3,10 @@
 Methods (kernels in :mod:`her2atlas.score_methods`)
 ---------------------------------------------------
 ``zmean``       mean of per-gene z-scores (z within the cohort).
-``combined_z``  Lee et al. 2008: Σ z / √k.
+``combined_z``  Lee et al. 2008: Σ z / √k. For a plain set this is √k · ``zmean``, so its per-SD
+                effects and p equal zmean's; it is therefore produced only for up/down sets whose
+                up and down parts have different numbers of genes present (√k_up · zmean_up −
+                √k_down · zmean_down, which is not a multiple of zmean's up − down).
 ``singscore``   Foroutan et al. 2018: rank-based and single-sample; centred score in [−0.5, 0.5]
                 and the MAD dispersion of the set's ranks.
 ``ssgsea``      Barbie et al. 2009 (weight α = 0.25), unnormalised ES so a sample's score does not
@@ -12,7 +15,11 @@ Methods (kernels in :mod:`her2atlas.score_methods`)
                 genes take their average rank, which equals the mean ES over every order of the
                 ties, so the score never depends on the order of genes in the input.
 ``gsva``        Hänzelmann et al. 2013: Gaussian kernel on log-scale data, Poisson kernel on raw
-                counts (when the cohort kept them), max-diff ES; equal to ``gseapy.gsva``.
+                counts (when the cohort kept them), max-diff ES. As R GSVA does, genes constant
+                across the cohort's samples (e.g. zero counts everywhere) are dropped from the
+                matrix before the kernel, before sets are mapped and before the set-size rules
+                (``min_genes``, ``min_coverage``) are applied; equal to R GSVA 1.46 and to
+                ``gseapy.gsva`` on the filtered matrix.
 ``mrnasi``      Malta et al. 2018: Spearman ρ with the stemness weights (``score``) and the cohort
                 min–max scaled 0–1 index (``scaled_index``); applies to weight signatures only.
 
@@ -35,6 +42,11 @@ WEIGHT_METHODS = ("mrnasi",)
 METHODS = SET_METHODS + WEIGHT_METHODS
 SCORE_COLUMNS = ["sample", "signature", "method", "score", "score_z", "genes_used",
                  "genes_in_set", "dispersion", "scaled_index"]
+GSVA_FILTER_RULE = ("genes with SD < 1e-10 (or undefined) across the cohort's samples in the "
+                    "matrix the GSVA kernel sees are dropped before sets are mapped and sized, "
+                    "as R GSVA 1.46 .filterFeatures does")
+COMBINED_Z_RULE = ("combined_z is produced only for up/down sets whose up and down parts have "
+                   "different numbers of genes present; otherwise it is a multiple of zmean")
 
 
 def ssgsea_scores(X: np.ndarray, index_sets: list[np.ndarray], *, alpha: float = 0.25) -> np.ndarray:
@@ -43,6 +55,32 @@ def ssgsea_scores(X: np.ndarray, index_sets: list[np.ndarray], *, alpha: float =
         raise Her2AtlasError("ssGSEA needs a matrix without missing values",
                              fix="drop genes with missing values before scoring")
     return km.ssgsea(km.ascending_ranks(X), index_sets, alpha=alpha)
+
+
+def gsva_input(X: np.ndarray, counts: np.ndarray | None,
+               gsva_kernel: str) -> tuple[np.ndarray, str, str]:
+    """The matrix GSVA runs on, its kernel and a label: (data, kernel, "counts" or "log2").
+
+    ``auto`` and ``poisson`` use the raw counts when the cohort kept them; otherwise the log2
+    values with the Gaussian kernel.
+    """
+    if counts is not None and gsva_kernel in ("auto", "poisson"):
+        return counts, "poisson", "counts"
+    return X, "gaussian", "log2"
+
+
+def combined_z_reason(sig: Signature) -> str:
+    """Why ``combined_z`` is not produced for ``sig`` ("" when it is).
+
+    ``sig`` holds the genes present in the cohort (up and down). Without a down list, and with
+    up and down parts of equal size k, combined z is √k times zmean (same per-SD effects and p).
+    """
+    if not sig.down:
+        return "no down list: combined_z = sqrt(k) * zmean"
+    if len(sig.genes) == len(sig.down):
+        return (f"up and down parts both have {len(sig.genes)} genes present: "
+                "combined_z = sqrt(k) * zmean")
+    return ""
 
 
 class _Prepared:
@@ -54,6 +92,13 @@ class _Prepared:
         self.gsva_kernel = gsva_kernel
         self._cache: dict[str, np.ndarray] = {}
 
+    def _gsva_density(self) -> np.ndarray:
+        data, kernel, _ = gsva_input(self.X, self.counts, self.gsva_kernel)
+        keep = self.get("gsva_keep")
+        if keep.sum() < 2:  # R GSVA stops: "Less than two genes in the input assay object"
+            return np.empty((data.shape[0], 0))
+        return km.gsva_density(data[:, keep], kernel=kernel)
+
     def get(self, what: str) -> np.ndarray:
         if what not in self._cache:
             if what == "z":
@@ -62,26 +107,34 @@ class _Prepared:
                 self._cache[what] = km.ascending_ranks(self.X, ties="average")
             elif what == "min_ranks":
                 self._cache[what] = km.ascending_ranks(self.X, ties="min")
+            elif what == "gsva_keep":
+                data, _, _ = gsva_input(self.X, self.counts, self.gsva_kernel)
+                self._cache[what] = ~km.constant_genes(data)
             elif what == "gsva":
-                use_counts = self.counts is not None and self.gsva_kernel in ("auto", "poisson")
-                kernel = "poisson" if use_counts else "gaussian"
-                data = self.counts if use_counts else self.X
-                self._cache[what] = km.gsva_density(data, kernel=kernel)
+                self._cache[what] = self._gsva_density()
         return self._cache[what]
+
+
+def _gsva_scores(prep: _Prepared, sets: list[np.ndarray]) -> np.ndarray:
+    """GSVA on the non-constant genes; sets lose their constant genes (empty sets: NaN)."""
+    density = prep.get("gsva")
+    out = np.full((prep.X.shape[0], len(sets)), np.nan)
+    if density.shape[1] == 0:
+        return out
+    kept = km.restrict_sets(sets, prep.get("gsva_keep"))
+    return km.gsva(density, kept)
 
 
 def _set_scores(method: str, prep: _Prepared, sets: list[np.ndarray],
                 alpha: float) -> tuple[np.ndarray, np.ndarray | None]:
     if method == "zmean":
         return km.zmean(prep.get("z"), sets), None
-    if method == "combined_z":
-        return km.combined_z(prep.get("z"), sets), None
     if method == "singscore":
         return km.singscore(prep.get("min_ranks"), sets)
     if method == "ssgsea":
         return km.ssgsea(prep.get("avg_ranks"), sets, alpha=alpha), None
     if method == "gsva":
-        return km.gsva(prep.get("gsva"), sets), None
+        return _gsva_scores(prep, sets), None
     raise Her2AtlasError(f"unknown scoring method {method!r}", file="config.yaml",
                          field="scoring.methods", fix=f"use: {', '.join(METHODS)}")
 
@@ -90,6 +143,10 @@ def score_matrix(X: np.ndarray, genes: pd.Index, signatures: list[Signature], *,
                  methods: list[str], alpha: float = 0.25, counts: np.ndarray | None = None,
                  gsva_kernel: str = "auto") -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
     """Scores (and dispersions) of every method for set signatures fully present in ``genes``.
+
+    GSVA runs on the genes that are not constant across samples (:func:`gsva_input` decides
+    the matrix); ``combined_z`` columns of sets it does not apply to
+    (:func:`combined_z_reason`) are NaN.
 
     Returns
     -------
@@ -106,6 +163,15 @@ def score_matrix(X: np.ndarray, genes: pd.Index, signatures: list[Signature], *,
     has_down = [j for j, d in enumerate(down) if len(d)]
     for method in methods:
         if method in WEIGHT_METHODS:
+            continue
+        if method == "combined_z":  # up/down sets only: Σz_up/√k_up − Σz_down/√k_down
+            cols = [j for j, sig in enumerate(signatures) if not combined_z_reason(sig)]
+            scores = np.full((X.shape[0], len(signatures)), np.nan)
+            if cols:
+                z = prep.get("z")
+                scores[:, cols] = (km.combined_z(z, [up[j] for j in cols])
+                                   - km.combined_z(z, [down[j] for j in cols]))
+            out[method] = (scores, None)
             continue
         scores, dispersion = _set_scores(method, prep, up, alpha)
         if has_down:
@@ -132,7 +198,78 @@ def _standardise(score: np.ndarray) -> np.ndarray:
     return (score - np.mean(score[ok])) / sd if sd > 0 else np.zeros_like(score)
 
 
-def score_cohort(
+def _gsva_size_reason(sig: Signature, kept: set[str], in_set: int, *, min_coverage: float,
+                      min_genes: int) -> tuple[int, str]:
+    """Non-constant genes of a (present-gene) set and why GSVA does not score it ("" = scored)."""
+    up = sum(g in kept for g in sig.genes)
+    down = sum(g in kept for g in sig.down)
+    used = up + down
+    if used < min_genes:
+        return used, f"only {used} non-constant gene(s) (minimum {min_genes})"
+    if used / in_set < min_coverage:
+        return used, (f"non-constant coverage {used / in_set:.0%} below the minimum "
+                      f"{min_coverage:.0%}")
+    if sig.down and not (up and down):
+        return used, "the up or the down part has no non-constant gene"
+    return used, ""
+
+
+def _gsva_qc(X: np.ndarray, counts: np.ndarray | None, genes: pd.Index,
+             gene_sets: list[Signature], cov: pd.DataFrame, *, gsva_kernel: str,
+             min_coverage: float, min_genes: int) -> tuple[dict, dict[str, tuple[int, str]]]:
+    """What GSVA's constant-gene filter removed, and the set-size rules re-applied after it.
+
+    Returns
+    -------
+    (dict, dict)
+        The QC record (rule, kernel, input, genes dropped, the sets that lost genes or their
+        GSVA score) and, per scored set, (non-constant genes used, reason it is not scored).
+    """
+    data, kernel, source = gsva_input(X, counts, gsva_kernel)
+    keep = ~km.constant_genes(data)
+    kept = set(genes[keep])
+    in_set = dict(zip(cov["signature"], cov["genes_in_set"], strict=True))
+    sizes, rows = {}, []
+    for sig in gene_sets:
+        used, reason = _gsva_size_reason(sig, kept, int(in_set[sig.name]),
+                                         min_coverage=min_coverage, min_genes=min_genes)
+        sizes[sig.name] = (used, reason)
+        present = len(sig.genes) + len(sig.down)
+        if used < present or reason:
+            rows.append({"signature": sig.name, "genes_used": present,
+                         "constant_genes_dropped": present - used, "genes_used_gsva": used,
+                         "scored": not reason, "reason": reason})
+    record = {"rule": GSVA_FILTER_RULE, "kernel": kernel, "input": source,
+              "genes": int(len(genes)), "genes_kept": int(keep.sum()),
+              "constant_genes_dropped": int((~keep).sum()),
+              "dropped_genes": sorted(map(str, genes[~keep])), "signatures": rows}
+    return record, sizes
+
+
+def _rows(sig: Signature, method: str, score: np.ndarray, genes_used: int, genes_in_set: int,
+          samples: np.ndarray, dispersion: np.ndarray | None = None,
+          scaled: np.ndarray | None = None) -> pd.DataFrame:
+    """One method's long score rows for one signature."""
+    n = len(samples)
+    return pd.DataFrame({
+        "sample": samples, "signature": sig.name, "method": method, "score": score,
+        "score_z": _standardise(score), "genes_used": genes_used, "genes_in_set": genes_in_set,
+        "dispersion": np.full(n, np.nan) if dispersion is None else dispersion,
+        "scaled_index": np.full(n, np.nan) if scaled is None else scaled,
+    })
+
+
+def score_cohort(adata, signatures: list[Signature], *, methods: list[str],
+                 min_coverage: float = 0.5, min_genes: int = 3, alpha: float = 0.25,
+                 gsva_kernel: str = "auto") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score every signature in one cohort (:func:`score_cohort_qc` without the QC record)."""
+    scores, cov, _ = score_cohort_qc(adata, signatures, methods=methods,
+                                     min_coverage=min_coverage, min_genes=min_genes,
+                                     alpha=alpha, gsva_kernel=gsva_kernel)
+    return scores, cov
+
+
+def score_cohort_qc(
     adata,
     signatures: list[Signature],
     *,
@@ -141,7 +278,7 @@ def score_cohort(
     min_genes: int = 3,
     alpha: float = 0.25,
     gsva_kernel: str = "auto",
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Score every signature in one cohort.
 
     Parameters
@@ -153,9 +290,11 @@ def score_cohort(
         The catalogue (gene sets, up/down sets and weight signatures).
     methods
         Subset of :data:`METHODS`; set methods score gene sets, ``mrnasi`` scores weight
-        signatures.
+        signatures. ``combined_z`` rows exist only for up/down sets (:func:`combined_z_reason`).
     min_coverage, min_genes
-        Below either, a signature's scores are NA and the coverage table gives the reason.
+        Below either, a signature's scores are NA and the coverage table gives the reason. For
+        GSVA both are applied again after constant genes are dropped (the QC record says why a
+        set lost its GSVA score); ``genes_used`` of GSVA rows counts the non-constant genes.
     alpha
         ssGSEA weight.
     gsva_kernel
@@ -164,8 +303,10 @@ def score_cohort(
 
     Returns
     -------
-    (pandas.DataFrame, pandas.DataFrame)
-        Long scores (:data:`SCORE_COLUMNS`) and the coverage table.
+    (pandas.DataFrame, pandas.DataFrame, dict)
+        Long scores (:data:`SCORE_COLUMNS`), the coverage table, and the QC record: ``gsva``
+        (constant genes dropped; None without gsva) and ``combined_z`` (sets it was produced
+        for and why the others were not; None without combined_z).
     """
     X = np.asarray(adata.X, dtype=float)
     genes = pd.Index(adata.var_names)
@@ -174,46 +315,58 @@ def score_cohort(
     counts = None
     if "counts" in getattr(adata, "layers", {}):
         counts = np.asarray(adata.layers["counts"], dtype=float)[:, complete]
+    cohort = adata.uns["provenance"]["cohort"]
     cov = coverage(signatures, genes, min_coverage=min_coverage, min_genes=min_genes)
-    cov.insert(0, "cohort", adata.uns["provenance"]["cohort"])
+    cov.insert(0, "cohort", cohort)
     present = set(genes)
     ok = dict(zip(cov["signature"], cov["scored"], strict=True))
     gene_sets = [_present(s, present) for s in signatures if s.weights is None and ok[s.name]]
-    weighted = [_present(s, present) for s in signatures if s.weights is not None and ok[s.name]]
     results = score_matrix(X, genes, gene_sets, methods=methods, alpha=alpha, counts=counts,
                            gsva_kernel=gsva_kernel) if gene_sets else {}
+    qc: dict = {"cohort": cohort, "gsva": None, "combined_z": None}
+    gsva_sizes: dict[str, tuple[int, str]] = {}
+    if "gsva" in methods:
+        qc["gsva"], gsva_sizes = _gsva_qc(X, counts, genes, gene_sets, cov,
+                                        gsva_kernel=gsva_kernel, min_coverage=min_coverage,
+                                        min_genes=min_genes)
+    set_sigs = {s.name: _present(s, present) for s in signatures if s.weights is None}
+    if "combined_z" in methods:
+        reasons = {name: combined_z_reason(sig) for name, sig in set_sigs.items()}
+        qc["combined_z"] = {"rule": COMBINED_Z_RULE,
+                            "signatures": [n for n, r in reasons.items() if not r],
+                            "not_produced": {n: r for n, r in reasons.items() if r}}
     set_index = {s.name: j for j, s in enumerate(gene_sets)}
     samples = np.asarray(adata.obs_names, dtype=str)
-    n = len(samples)
     by_name = cov.set_index("signature")
     frames = []
     for method in methods:
         for sig in signatures:
-            applicable = (method in WEIGHT_METHODS) == (sig.weights is not None)
-            if not applicable:
+            if (method in WEIGHT_METHODS) != (sig.weights is not None):
+                continue
+            if method == "combined_z" and combined_z_reason(set_sigs[sig.name]):
                 continue
             row = by_name.loc[sig.name]
-            score = np.full(n, np.nan)
-            dispersion = np.full(n, np.nan)
-            scaled = np.full(n, np.nan)
-            if row["scored"] and sig.weights is None:
+            used, in_set = int(row["genes_used"]), int(row["genes_in_set"])
+            nan = np.full(len(samples), np.nan)
+            if not row["scored"]:
+                frames.append(_rows(sig, method, nan, used, in_set, samples))
+            elif sig.weights is not None:
+                w = _present(sig, present).weights
+                score, scaled = km.mrnasi(X[:, genes.get_indexer(list(w))],
+                                          np.fromiter(w.values(), float))
+                frames.append(_rows(sig, method, score, used, in_set, samples, scaled=scaled))
+            else:
                 values, disp = results[method]
-                score = values[:, set_index[sig.name]]
-                if disp is not None:
-                    dispersion = disp[:, set_index[sig.name]]
-            elif row["scored"]:
-                w = next(s for s in weighted if s.name == sig.name).weights
-                idx = genes.get_indexer(list(w))
-                score, scaled = km.mrnasi(X[:, idx], np.fromiter(w.values(), float))
-            frames.append(pd.DataFrame({
-                "sample": samples, "signature": sig.name, "method": method, "score": score,
-                "score_z": _standardise(score), "genes_used": int(row["genes_used"]),
-                "genes_in_set": int(row["genes_in_set"]), "dispersion": dispersion,
-                "scaled_index": scaled,
-            }))
+                j = set_index[sig.name]
+                score = values[:, j]
+                if method == "gsva":
+                    used, reason = gsva_sizes[sig.name]
+                    score = nan if reason else score
+                frames.append(_rows(sig, method, score, used, in_set, samples,
+                                    dispersion=None if disp is None else disp[:, j]))
     if not frames:
-        return pd.DataFrame(columns=SCORE_COLUMNS), cov
-    return pd.concat(frames, ignore_index=True)[SCORE_COLUMNS], cov
+        return pd.DataFrame(columns=SCORE_COLUMNS), cov, qc
+    return pd.concat(frames, ignore_index=True)[SCORE_COLUMNS], cov, qc
 
 
 def concordance(scores: pd.DataFrame, *, cohort: str) -> pd.DataFrame:

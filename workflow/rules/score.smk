@@ -1,4 +1,5 @@
-# score: the signature catalogue, then per-cohort scores in long format with coverage.
+# score: the signature catalogue, then per-cohort scores in long format with coverage and a
+# scoring QC record (results/scores/{cohort}.json).
 
 
 rule signatures:
@@ -35,6 +36,8 @@ rule score:
         scores="results/scores/{cohort}.tsv",
         coverage="results/scores/{cohort}.coverage.tsv",
         concordance="results/scores/{cohort}.concordance.tsv",
+        # scoring QC: genes GSVA dropped as constant, sets combined_z was produced for
+        qc="results/scores/{cohort}.json",
     params:
         methods=config["scoring"]["methods"],
         alpha=config["scoring"].get("ssgsea_alpha", 0.25),
