@@ -18,11 +18,17 @@ with from_snakemake(snakemake) as log:
     manifest = load_manifest(snakemake.input.manifest, snakemake.params.schema,
                              geo_base_url=snakemake.params.geo_base_url)
     fetched = json.loads(open(snakemake.input.fetched, encoding="utf-8").read())
+    pam50 = None
+    if snakemake.input.get("pam50"):  # config pam50: the fetched centroid table
+        record = json.loads(open(snakemake.input.pam50, encoding="utf-8").read())[0]
+        pam50 = {**snakemake.params.pam50, "centroids": record["path"], "file": record}
     adata = build_cohort(
         manifest, snakemake.params.raw_dir, manifest_file=snakemake.input.manifest,
-        fetched=fetched, on_count_mismatch=snakemake.params.on_count_mismatch,
+        fetched=fetched, on_count_mismatch=snakemake.params.on_count_mismatch, pam50=pam50,
     )
     log.info("%d samples x %d genes; counts %s", adata.n_obs, adata.n_vars, adata.uns["counts"])
+    summary = qc_summary(adata)
+    log.info("PAM50 called: %s", summary["pam50_called"])
     with atomic_path(snakemake.output.h5ad) as tmp:
         adata.write_h5ad(tmp)
-    write_text(snakemake.output.qc, json.dumps(qc_summary(adata), indent=1) + "\n")
+    write_text(snakemake.output.qc, json.dumps(summary, indent=1) + "\n")

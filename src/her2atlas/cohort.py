@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -188,15 +189,70 @@ def load_expression(spec: dict, raw_dir: Path, manifest_file: str) -> tuple[pd.D
     return combined, steps
 
 
+#: Built-in clinical table: one row per expression sample, column ``sample_id`` (the id itself),
+#: so that a field can be derived from the sample ids (e.g. TCGA patient barcodes).
+SAMPLE_TABLE = "expression_samples"
+
+
+def _uses_sample_table(spec: dict) -> bool:
+    return any(f.get("table") == SAMPLE_TABLE for f in spec.get("fields", {}).values())
+
+
+def _is_template(value: Any) -> bool:
+    return isinstance(value, str) and re.search(r"\\(\d|g<)", value) is not None
+
+
+def extract_patient_ids(tables: dict[str, pd.DataFrame], samples: pd.Index, spec: dict,
+                        manifest_file: str) -> pd.Series:
+    """Map ``clinical.fields.patient_id`` when its ``regex`` values are templates.
+
+    For ``patient_id`` a ``regex`` entry ``[pattern, template]`` whose template holds a group
+    reference (``\\1``, ``\\g<name>``) extracts the id from the raw value with
+    :meth:`re.Match.expand`: ``["^(TCGA-..-....)", "\\1"]`` keeps the patient part of a TCGA
+    barcode. ``map`` (exact raw → id) is tried first; a present value that nothing matches is
+    an error.
+    """
+    field = "clinical.fields.patient_id"
+    if spec["table"] not in tables or spec["column"] not in tables[spec["table"]].columns:
+        raise Her2AtlasError(f"table {spec['table']!r} / column {spec['column']!r} not found",
+                             file=manifest_file, field=field,
+                             fix=f"tables are: {', '.join(tables)}")
+    raw = tables[spec["table"]][spec["column"]].reindex(samples)
+    lookup = {str(k): v for k, v in (spec.get("map") or {}).items()}
+    patterns = [(re.compile(p), v) for p, v in spec.get("regex", [])]
+    missing = set(clinical.MISSING_TOKENS) | set(map(str, spec.get("missing", [])))
+    out: list[str | None] = []
+    for sample, value in raw.items():
+        text = None if pd.isna(value) or str(value).strip() in missing else str(value).strip()
+        if text is None or text in lookup:
+            out.append(None if text is None else lookup[text])
+            continue
+        for pattern, template in patterns:
+            match = pattern.search(text)
+            if match:
+                out.append(match.expand(template) if _is_template(template) else template)
+                break
+        else:
+            raise Her2AtlasError(f"patient id of sample {sample!r} ({text!r}) matches no regex",
+                                 file=manifest_file, field=f"{field}.regex",
+                                 fix="extend the regex so that every id matches")
+    return pd.Series(out, index=samples, dtype=object)
+
+
 def load_clinical(spec: dict, samples: pd.Index, raw_dir: Path,
                   manifest_file: str, *, extra_tables: dict[str, pd.DataFrame] | None = None
                   ) -> tuple[pd.DataFrame, dict]:
     """Read every clinical table and map its fields onto the expression samples.
 
     ``extra_tables`` (e.g. the GEO sample characteristics as table ``geo``) are used as given.
+    A field may name the built-in table :data:`SAMPLE_TABLE` (column ``sample_id``). A
+    ``patient_id`` with template regex values is extracted by :func:`extract_patient_ids`.
     """
     tables: dict[str, pd.DataFrame] = {}
     notes: dict[str, Any] = {}
+    if _uses_sample_table(spec):
+        extra_tables = {**(extra_tables or {}),
+                        SAMPLE_TABLE: pd.DataFrame({"sample_id": samples}, index=samples)}
     for name, table in (extra_tables or {}).items():
         tables[name] = table.astype(object).where(table.notna(), "")
         notes[name] = {"samples_matched": int(samples.isin(table.index).sum()),
@@ -222,8 +278,16 @@ def load_clinical(spec: dict, samples: pd.Index, raw_dir: Path,
         summary["samples_matched"] = matched
         notes[name] = summary
         tables[name] = indexed
-    obs = clinical.map_fields(tables, samples, spec.get("fields", {}),
-                              missing=spec.get("missing"), file=manifest_file)
+    fields = dict(spec.get("fields", {}))
+    id_spec = fields.get("patient_id")
+    extract = bool(id_spec and "table" in id_spec
+                   and any(_is_template(v) for _, v in id_spec.get("regex", [])))
+    if extract:
+        del fields["patient_id"]
+    obs = clinical.map_fields(tables, samples, fields, missing=spec.get("missing"),
+                              file=manifest_file)
+    if extract:
+        obs.insert(0, "patient_id", extract_patient_ids(tables, samples, id_spec, manifest_file))
     clinical.check_survival_pairs(obs, file=manifest_file)
     return obs, notes
 
@@ -277,6 +341,149 @@ def check_counts(found: dict[str, int], expected: dict[str, int], *, manifest_fi
         fix="if the source changed, check it and update 'expected' in the manifest; "
         "set on_count_mismatch: warn in config.yaml to continue with a warning",
     )
+
+
+def _replicate_groups(obs: pd.DataFrame) -> pd.Series:
+    """Patient key per sample (a sample without patient id is its own patient)."""
+    ids = obs["patient_id"].astype(object)
+    return ids.where(ids.notna(), pd.Series([f"\0{s}" for s in obs.index], index=obs.index))
+
+
+def _merge_clinical(obs: pd.DataFrame, members: list[str], patient: str,
+                    manifest_file: str) -> dict[str, Any]:
+    """Values to fill in the first replicate's row; the replicates' clinical values must agree.
+
+    Returns the non-missing value of every column that the first sample lacks but another
+    replicate has.
+    """
+    rows = obs.loc[members]
+    fill: dict[str, Any] = {}
+    for column in obs.columns:
+        present = rows[column].dropna()
+        if present.astype(str).nunique() > 1:
+            raise Her2AtlasError(
+                f"replicates of patient {patient!r} ({', '.join(members)}) disagree on {column}: "
+                f"{sorted(present.astype(str).unique())}",
+                file=manifest_file, field="replicates.rule",
+                fix="use rule: first, or correct the clinical table (rule mean needs clinical "
+                "fields that agree)")
+        if len(present) and pd.isna(rows[column].iloc[0]):
+            fill[column] = present.iloc[0]
+    return fill
+
+
+def collapse_replicates(matrix: pd.DataFrame, obs: pd.DataFrame, rule: dict | None, *,
+                        manifest_file: str, counts: pd.DataFrame | None = None
+                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, dict,
+                                   list[str]]:
+    """One row per patient: collapse samples sharing ``patient_id`` by the manifest's rule.
+
+    Parameters
+    ----------
+    matrix
+        Genes × samples (log2), columns in the order of ``obs``.
+    obs
+        Standard clinical table; ``patient_id`` identifies the patient (NA = own patient).
+    rule
+        The manifest's ``replicates`` (``rule``: ``first`` keeps the first sample in sample
+        order; ``mean`` averages expression, and raw counts, over the patient's samples and
+        requires their non-missing clinical values to agree) or None.
+    manifest_file
+        Named in errors.
+    counts
+        Raw counts (genes × samples) collapsed like ``matrix``, or None.
+
+    Returns
+    -------
+    (matrix, obs, counts, summary, warnings)
+        The collapsed data (a collapsed patient keeps its first sample's id), a provenance
+        summary and warnings (duplicated patients without a rule: all samples kept).
+    """
+    if "patient_id" not in obs:
+        if rule:
+            raise Her2AtlasError("replicates is declared but no patient_id is mapped",
+                                 file=manifest_file, field="replicates",
+                                 fix="map clinical.fields.patient_id (the column that "
+                                 "identifies the patient) or remove 'replicates'")
+        return matrix, obs, counts, {"rule": "none", "note": "no patient_id mapped"}, []
+    key = _replicate_groups(obs)
+    duplicated = key.duplicated(keep=False)
+    groups: dict[str, list[str]] = {}
+    for sample, patient in key[duplicated].items():  # sample order within each patient
+        groups.setdefault(patient, []).append(sample)
+    n_patients = int(key.nunique())
+    summary: dict[str, Any] = {"patients": n_patients,
+                               "patients_with_several_samples": len(groups),
+                               "examples": [f"{k}: {', '.join(v)}" for k, v in
+                                            list(groups.items())[:5]]}
+    if not groups:
+        return matrix, obs, counts, {**summary, "rule": (rule or {}).get("rule", "none"),
+                                     "samples_removed": 0}, []
+    if not rule:
+        n = sum(len(v) for v in groups.values())
+        warning = (f"{len(groups)} patient(s) have several samples ({n} samples, e.g. "
+                   f"{summary['examples'][0]}); no 'replicates' rule in the manifest, so all "
+                   "samples are kept and these patients count more than once")
+        return matrix, obs, counts, {**summary, "rule": "none", "samples_removed": 0}, [warning]
+    keep = ~key.duplicated(keep="first")
+    if rule["rule"] == "mean":
+        matrix = matrix.copy()
+        obs = obs.copy()
+        counts = None if counts is None else counts.copy()
+        for patient, members in groups.items():
+            first = members[0]
+            for column, value in _merge_clinical(obs, members, patient, manifest_file).items():
+                obs.at[first, column] = value
+            matrix[first] = matrix[members].mean(axis=1, skipna=True)
+            if counts is not None:
+                counts[first] = counts[members].mean(axis=1, skipna=True)
+    elif rule["rule"] != "first":
+        raise Her2AtlasError(f"unknown replicates rule {rule['rule']!r}", file=manifest_file,
+                             field="replicates.rule", fix="use first or mean")
+    mask = keep.to_numpy()
+    summary.update(rule=rule["rule"], description=rule.get("description", ""),
+                   samples_removed=int((~mask).sum()))
+    return (matrix.loc[:, mask], obs[mask], None if counts is None else counts.loc[:, mask],
+            summary, [])
+
+
+def add_pam50_calls(obs: pd.DataFrame, matrix: pd.DataFrame, settings: dict | None
+                    ) -> tuple[pd.DataFrame, dict, list[str]]:
+    """Add ``obs["pam50_called"]`` (PAM50 from expression) and its QC summary.
+
+    Parameters
+    ----------
+    obs
+        Standard clinical table (a published ``pam50`` column stays as it is).
+    matrix
+        Genes × samples, log2.
+    settings
+        ``centroids`` (a genes × subtypes table or a path, see :func:`pam50.read_centroids`),
+        ``min_genes`` (default 35), ``centring`` (default ``median``) and optional ``file`` (the
+        fetch record of the centroid file, for the provenance); None = not configured.
+
+    Returns
+    -------
+    (obs, summary, warnings)
+    """
+    from . import pam50
+
+    if not settings:
+        return obs, {"status": "not_configured", "note": "no pam50 section in the config"}, []
+    centroids = settings["centroids"]
+    if not isinstance(centroids, pd.DataFrame):
+        centroids = pam50.read_centroids(centroids)
+    result = pam50.call_pam50(matrix.T, centroids, min_genes=int(settings.get("min_genes", 35)),
+                              centring=settings.get("centring", "median"))
+    obs = obs.copy()
+    obs["pam50_called"] = result.calls.reindex(obs.index).astype(object)
+    summary = result.summary()
+    record = settings.get("file") or {}
+    summary["centroids"] = {k: record[k] for k in ("name", "sha256", "source") if k in record}
+    summary["agreement"] = (pam50.agreement(obs["pam50"], obs["pam50_called"])
+                            if "pam50" in obs and result.called else None)
+    warnings = [f"PAM50 {result.note}"] if result.note else []
+    return obs, summary, warnings
 
 
 def _h5_safe(value: Any) -> Any:
@@ -337,6 +544,7 @@ def build_cohort(
     manifest_file: str,
     fetched: list[dict] | None = None,
     on_count_mismatch: str = "error",
+    pam50: dict | None = None,
 ):
     """Build the harmonised cohort described by ``manifest`` from files in ``raw_dir``.
 
@@ -352,6 +560,13 @@ def build_cohort(
         Fetch records (name, source, sha256, bytes) for the provenance.
     on_count_mismatch
         ``error`` (default) or ``warn``.
+    pam50
+        PAM50 settings for :func:`add_pam50_calls` (config ``pam50`` with the centroid table or
+        path as ``centroids``); None = no ``pam50_called`` column.
+
+    Samples are filtered (``sample_filter``), collapsed to one per patient
+    (:func:`collapse_replicates`), PAM50-called over the samples kept, and then counted against
+    ``expected`` (so expected counts are per patient when replicates are collapsed).
 
     Returns
     -------
@@ -381,6 +596,14 @@ def build_cohort(
     keep = apply_sample_filter(obs, manifest.get("sample_filter"), manifest_file)
     obs = obs[keep]
     matrix = matrix.loc[:, keep.to_numpy()]
+    if raw_counts is not None:
+        raw_counts = raw_counts.loc[:, keep.to_numpy()]
+    matrix, obs, raw_counts, replicates, notes = collapse_replicates(
+        matrix, obs, manifest.get("replicates"), manifest_file=manifest_file, counts=raw_counts)
+    warnings += notes
+    # called on the float32 values stored in X, so that the calls can be recomputed from it
+    obs, pam50_summary, notes = add_pam50_calls(obs, matrix.astype(np.float32), pam50)
+    warnings += notes
     counts = clinical.count_summary(obs)
     warnings += check_counts(counts, manifest.get("expected", {}), manifest_file=manifest_file,
                              on_mismatch=on_count_mismatch)
@@ -405,6 +628,8 @@ def build_cohort(
         "sample_filter": manifest.get("sample_filter", {}),
         "endpoints": manifest.get("endpoints", {}),
         "unverified": manifest.get("unverified", ""),
+        "replicates": replicates,
+        "pam50_called": pam50_summary,
         "warnings": warnings,
     }
     adata = ad.AnnData(
@@ -413,7 +638,7 @@ def build_cohort(
         var=pd.DataFrame(index=pd.Index(matrix.index.astype(str), name=None)),
     )
     if raw_counts is not None:  # kept for count-aware methods (GSVA Poisson kernel)
-        adata.layers["counts"] = raw_counts.loc[:, keep.to_numpy()].T.to_numpy(dtype=np.float32)
+        adata.layers["counts"] = raw_counts.T.to_numpy(dtype=np.float32)
     adata.uns["provenance"] = _h5_safe(provenance)
     adata.uns["counts"] = counts
     return adata
@@ -422,6 +647,7 @@ def build_cohort(
 def qc_summary(adata) -> dict:
     """Per-cohort QC numbers for ``results/qc/{cohort}.json`` and the report."""
     X = np.asarray(adata.X, dtype=float)
+    provenance = plain(dict(adata.uns["provenance"]))
     quantiles = np.nanpercentile(X, [5, 25, 50, 75, 95], axis=1)
     return {
         "cohort": adata.uns["provenance"]["cohort"],
@@ -435,4 +661,6 @@ def qc_summary(adata) -> dict:
             "p95": quantiles[4].round(4).tolist(),
         },
         "missing_fraction": float(np.isnan(X).mean()),
+        "replicates": provenance.get("replicates", {}),
+        "pam50_called": provenance.get("pam50_called", {}),
     }
