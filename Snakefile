@@ -17,6 +17,7 @@ include: "workflow/rules/fetch.smk"
 include: "workflow/rules/cohort.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/associate.smk"
+include: "workflow/rules/overlap.smk"
 include: "workflow/rules/meta.smk"
 include: "workflow/rules/report.smk"
 

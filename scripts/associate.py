@@ -15,6 +15,7 @@ from her2atlas.atomic import write_tsv
 from her2atlas.cohort import declared_endpoints
 from her2atlas.runtime import from_snakemake
 from her2atlas.signatures import read_catalogue
+from her2atlas.strata import CohortDesign
 
 with from_snakemake(snakemake) as log:
     adata = ad.read_h5ad(snakemake.input.cohort, backed="r")
@@ -24,7 +25,7 @@ with from_snakemake(snakemake) as log:
     roles = {s.name: s.role for s in read_catalogue(snakemake.input.catalogue)}
     response, survival = associate_cohort(
         adata.obs.copy(), scores, cohort=snakemake.wildcards.cohort,
-        design=provenance["design"], endpoints=endpoints, roles=roles,
+        design=CohortDesign(**snakemake.params.design), endpoints=endpoints, roles=roles,
         settings=Settings.from_config(snakemake.params.settings),
         primary=snakemake.params.primary,
     )

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from her2atlas.association import COLUMNS, Settings, associate_cohort, subgroups
-from her2atlas.meta import pool
+from her2atlas.strata import CohortDesign
 
 
 def _cohort(n=120, seed=0, effect=-1.0, design_arm=False):
@@ -39,7 +39,9 @@ def test_trastuzumab_treated_cohort_rows():
     logit = resp[resp["model"] == "logistic"].iloc[0]
     assert logit["effect"] < 1 and logit["direction"] == "higher score → less pCR"
     assert logit["ci_low"] < logit["effect"] < logit["ci_high"]
-    assert logit["question"] == "prognostic_within_trastuzumab"
+    assert logit["question"] == "within_trastuzumab"
+    assert logit["stratum"] == "within trastuzumab-treated · trastuzumab era"
+    assert logit["era"] == "trastuzumab" and logit["covariates"] == ""
     assert set(surv["model"]) == {"cox", "cox_adj", "logrank_median"}
     assert surv.loc[surv.model == "cox", "ph_p"].between(0, 1).all()
     assert resp["q"].notna().all()
@@ -64,12 +66,13 @@ def test_randomised_design_splits_arms_and_pools_only_treated():
     obs, scores = _cohort(design_arm=True)
     groups = subgroups(obs, "randomised_trastuzumab")
     assert [g[0] for g in groups] == ["HER2+ trastuzumab arm", "HER2+ no-trastuzumab arm"]
-    assert [g[3] for g in groups] == [True, False]
+    assert [g.question for g in groups] == ["within_trastuzumab", "within_untreated_arm"]
+    assert [g[3] for g in groups] == [True, True]
     resp, _ = associate_cohort(obs, scores, cohort="c", design="randomised_trastuzumab",
                                endpoints={"response": "pcr"}, roles={})
     assert set(resp["subgroup"]) == {"HER2+ trastuzumab arm", "HER2+ no-trastuzumab arm",
                                      "HER2+ both arms"}
-    inter = resp[resp.question == "predictive_interaction"]
+    inter = resp[resp.question == "trastuzumab_interaction"]
     assert len(inter) == 1 and inter["effect_type"].iloc[0] == "interaction OR"
 
 
@@ -100,7 +103,7 @@ def test_interaction_matches_statsmodels():
                            "score": score, "score_z": score, "genes_used": 9, "genes_in_set": 9})
     resp, _ = associate_cohort(obs, scores, cohort="r", design="randomised_trastuzumab",
                                endpoints={"response": "pcr"}, roles={})
-    row = resp[resp.question == "predictive_interaction"].iloc[0]
+    row = resp[resp.question == "trastuzumab_interaction"].iloc[0]
     z = (score - score.mean()) / score.std(ddof=1)
     X = np.column_stack([np.ones(n), z, treated, z * treated, er]).astype(float)
     ref = sm.Logit(pcr, X).fit(disp=0)
@@ -116,7 +119,7 @@ def test_positive_control_her2e_in_randomised_cohort():
     her2e = rng.random(n) < 0.5
     pcr = (rng.random(n) < np.where(her2e & treated, 0.6, 0.25)).astype(int)
     obs = pd.DataFrame({"her2_status": "positive", "er_status": "negative",
-                        "pam50": np.where(her2e, "Her2", "LumB"),
+                        "pam50_called": np.where(her2e, "Her2", "LumB"),
                         "trastuzumab": pd.array(treated, dtype="boolean"),
                         "pcr": pd.array(pcr, dtype="Int8")}, index=[f"S{i}" for i in range(n)])
     scores = pd.DataFrame({"sample": obs.index, "signature": "SIG", "method": "zmean",
@@ -146,6 +149,7 @@ def test_firth_is_used_for_few_events_and_controls_adjust():
                                settings=Settings(adjust_controls=["CTRL"]))
     sig = resp[resp.signature == "SIG"]
     assert (sig.loc[sig.model != "auc", "estimator"] == "Firth").all()
+    assert (sig.loc[sig.model != "auc", "ci_method"] == "profile penalised likelihood").all()
     ctrl_row = sig[sig.model == "logistic_adj_controls"].iloc[0]
     assert ctrl_row["formula"] == "pcr ~ z(score) + er_positive + z(CTRL)"
     assert np.isfinite(ctrl_row["effect"])
@@ -166,16 +170,131 @@ def test_horizon_censors_late_events_and_primary_is_marked():
     assert (surv[surv.model != "cox"]["analysis"] == "exploratory").all()
 
 
-def test_meta_pools_per_cohort_rows():
-    tables = []
-    for i, seed in enumerate([1, 2, 3]):
-        obs, scores = _cohort(seed=seed)
-        resp, _ = associate_cohort(obs, scores, cohort=f"c{i}", design="trastuzumab_treated",
-                                   endpoints={"response": "pcr"}, roles={"SIG": "hypothesis"})
-        tables.append(resp)
-    pooled = pool(tables)
-    row = pooled[(pooled["model"] == "logistic")].iloc[0]
-    assert row["k"] == 3 and row["cohorts"] == "c0,c1,c2"
-    assert row["effect"] < 1 and row["ci_low"] < row["effect"] < row["ci_high"]
-    single = pool(tables[:1])
-    assert single["note"].str.contains("not pooled: 1 cohort").all()
+def _logit_ref(y, *columns):
+    import statsmodels.api as sm
+
+    return sm.Logit(np.asarray(y, float), np.column_stack([np.ones(len(y)), *columns])).fit(disp=0)
+
+
+def _z(x):
+    return (x - x.mean()) / x.std(ddof=1)
+
+
+def test_adjusted_model_uses_its_own_complete_cases():
+    obs, scores = _cohort(seed=11)
+    obs["er_status"] = obs["er_status"].astype(object)
+    obs.iloc[[0, 1, 2], obs.columns.get_loc("er_status")] = None  # three unknown ER values
+    resp, _ = associate_cohort(obs, scores, cohort="c", design="trastuzumab_treated",
+                               endpoints={"response": "pcr"}, roles={})
+    adj = resp[resp.model == "logistic_adj"].iloc[0]
+    unadj = resp[resp.model == "logistic"].iloc[0]
+    assert (unadj["n"], adj["n"]) == (110, 107)
+    keep = (obs["her2_status"] == "positive") & obs["er_status"].notna()
+    s = scores.set_index("sample")["score"][keep].to_numpy()
+    ref = _logit_ref(obs.loc[keep, "pcr"].astype(int), _z(s),
+                     (obs.loc[keep, "er_status"] == "positive").astype(float))
+    assert adj["effect"] == pytest.approx(np.exp(ref.params[1]), rel=1e-7)
+    assert adj["events"] == int(obs.loc[keep, "pcr"].sum())
+    assert adj["covariates"] == "er_positive"
+    assert adj["formula"] == "pcr ~ z(score) + er_positive"
+    assert "3 sample(s) without every covariate left out" in adj["note"]
+
+
+def test_constant_covariate_is_dropped_by_name_and_missing_field_is_not_fitted():
+    obs, scores = _cohort(seed=12)
+    obs["er_status"] = "positive"
+    resp, _ = associate_cohort(obs, scores, cohort="c", design="trastuzumab_treated",
+                               endpoints={"response": "pcr"}, roles={})
+    adj = resp[resp.model == "logistic_adj"].iloc[0]
+    unadj = resp[resp.model == "logistic"].iloc[0]
+    assert adj["formula"] == "pcr ~ z(score)" and adj["covariates"] == ""
+    assert adj["note"].startswith("er_positive dropped: constant")
+    assert adj["effect"] == pytest.approx(unadj["effect"], rel=1e-12)
+    resp, _ = associate_cohort(obs.drop(columns="er_status"), scores, cohort="c",
+                               design="trastuzumab_treated", endpoints={"response": "pcr"},
+                               roles={})
+    adj = resp[resp.model == "logistic_adj"].iloc[0]
+    assert np.isnan(adj["effect"]) and adj["note"] == "not fitted: er_status not recorded"
+
+
+def _three_arm(n=360, seed=4):
+    rng = np.random.default_rng(seed)
+    arm = rng.choice(["TH", "THL", "TL"], size=n)
+    score = rng.normal(size=n)
+    with_t = arm != "TL"
+    logit = -0.3 + 0.5 * (arm == "THL") - 0.9 * score * with_t
+    pcr = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    obs = pd.DataFrame({"her2_status": "positive",
+                        "er_status": np.where(rng.random(n) < 0.4, "positive", "negative"),
+                        "arm": arm, "trastuzumab": pd.array(with_t, dtype="boolean"),
+                        "pcr": pd.array(pcr, dtype="Int8")}, index=[f"S{i}" for i in range(n)])
+    scores = pd.DataFrame({"sample": obs.index, "signature": "SIG", "method": "zmean",
+                           "score": score})
+    return obs, scores
+
+
+def test_multi_arm_trial_gives_one_treated_estimate_with_arm_as_covariate():
+    obs, scores = _three_arm()
+    design = CohortDesign("multi_arm_anti_her2", reference_arm="TH", trastuzumab_arms=["TH", "THL"])
+    resp, _ = associate_cohort(obs, scores, cohort="t", design=design,
+                               endpoints={"response": "pcr"}, roles={},
+                               settings=Settings(adjust_for=[]))
+    treated = resp[(resp.question == "within_trastuzumab") & (resp.model == "logistic")]
+    assert len(treated) == 1 and bool(treated["pooled"].iloc[0])
+    row = treated.iloc[0]
+    assert row["subgroup"] == "HER2+ trastuzumab arms (TH, THL)"
+    assert row["formula"] == "pcr ~ z(score) + arm[THL]" and row["covariates"] == "arm[THL]"
+    m = obs["arm"].isin(["TH", "THL"]).to_numpy()
+    s = scores["score"].to_numpy()[m]
+    ref = _logit_ref(obs["pcr"].astype(int)[m], _z(s), (obs["arm"][m] == "THL").astype(float))
+    assert row["effect"] == pytest.approx(np.exp(ref.params[1]), rel=1e-7)
+    assert not resp.loc[resp.question == "within_arm", "pooled"].any()
+
+
+def test_arm_interactions_name_both_arms_against_the_declared_reference():
+    obs, scores = _three_arm()
+    design = CohortDesign("multi_arm_anti_her2", reference_arm="TH", trastuzumab_arms=["TH", "THL"])
+    resp, _ = associate_cohort(obs, scores, cohort="t", design=design,
+                               endpoints={"response": "pcr"}, roles={},
+                               settings=Settings(adjust_for=[]))
+    inter = resp[resp.question == "arm_interaction"].set_index("subgroup")
+    assert list(inter.index) == ["HER2+ arm THL vs TH", "HER2+ arm TL vs TH"]
+    tl = inter.loc["HER2+ arm TL vs TH"]
+    assert tl["formula"] == "pcr ~ z(score) * [arm TL vs TH]"
+    m = obs["arm"].isin(["TH", "TL"]).to_numpy()
+    z = _z(scores["score"].to_numpy()[m])
+    t = (obs["arm"][m] == "TL").to_numpy(float)
+    ref = _logit_ref(obs["pcr"].astype(int)[m], z, t, z * t)
+    assert tl["effect"] == pytest.approx(np.exp(ref.params[3]), rel=1e-7)
+    assert tl["effect"] > 1  # the planted effect is in the trastuzumab arms only
+    assert tl["direction"] == "association of score with pCR more positive with TL than with TH"
+    assert not inter["pooled"].any()
+    undeclared, _ = associate_cohort(obs, scores, cohort="t", design="multi_arm_anti_her2",
+                                     endpoints={"response": "pcr"}, roles={},
+                                     settings=Settings(adjust_for=[]))
+    notes = undeclared.loc[undeclared.question == "arm_interaction", "note"]
+    assert notes.str.contains("reference arm not declared").all()
+
+
+def test_mostly_untreated_cohort_splits_treated_subset_from_prognosis():
+    obs, scores = _cohort(seed=13, design_arm=True)
+    resp, _ = associate_cohort(obs, scores, cohort="u", design="not_trastuzumab_treated",
+                               endpoints={"response": "pcr"}, roles={})
+    by_q = resp[resp.model == "logistic"].set_index("question")
+    her2 = obs["her2_status"] == "positive"
+    treated = obs["trastuzumab"].astype(bool)
+    assert by_q.loc["within_trastuzumab", "n"] == int((her2 & treated).sum())
+    assert by_q.loc["prognosis", "n"] == int((her2 & ~treated).sum())
+    assert by_q.loc["prognosis", "stratum"] == ("prognosis without recorded trastuzumab · "
+                                                "treatment era unrecorded")
+
+
+def test_declared_subset_of_a_configured_cohort_is_not_pooled():
+    obs, scores = _cohort(seed=14)
+    design = CohortDesign("trastuzumab_treated", parent="parent_cohort")
+    resp, _ = associate_cohort(obs, scores, cohort="c", design=design,
+                               endpoints={"response": "pcr"}, roles={})
+    assert not resp["pooled"].any()
+    assert resp["note"].str.contains("not pooled: a declared subset of parent_cohort").all()
+    assert CohortDesign.from_manifest({"design": "trastuzumab_treated", "subset_of": "p"},
+                                      ["c"]).parent is None  # parent not configured: pooled

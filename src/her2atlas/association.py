@@ -1,19 +1,23 @@
 """Per-cohort association of signature scores with pCR and survival, aware of the cohort design.
 
-Every row answers one question in one subgroup and says which (``question``):
+Every row answers one question (``question``, see :mod:`her2atlas.strata`) in one subgroup,
+in the cohort's treatment era (``era``); ``stratum`` names both. Within a subgroup:
 
-* ``prognostic_within_trastuzumab`` — treated cohorts, or the trastuzumab arm of a randomised
-  trial (these rows are pooled in the meta-analysis);
-* ``within_no_trastuzumab_arm`` — the control arm of a randomised trial;
-* ``predictive_interaction`` — randomised ± trastuzumab: ``pcr ~ z(score) * trastuzumab + ER``,
-  the interaction OR says whether the score's association differs by treatment;
-* ``arm_interaction`` — multi-arm anti-HER2 trials: score × arm;
-* ``prognosis`` — cohorts without (or without record of) trastuzumab.
+* ``logistic`` / ``cox``: outcome ~ z(score) (plus arm indicators where one estimate pools
+  several trastuzumab arms of a trial);
+* ``*_adj``: + clinical covariates (complete cases; constant covariates dropped with a note);
+* ``*_adj_controls``: + control signature scores (immune, proliferation);
+* ``auc`` and the pre-specified ``logrank_*`` split.
 
-Scores are re-standardised within the analysed samples, so effects are per 1 SD there. Models
-with few events are not fitted (the row says why); logistic models fall back to Firth's
-penalised likelihood under separation or below ``firth_below_events`` (the ``estimator`` column
-says so). Cox rows carry the Grambsch–Therneau proportional-hazards p and a flag.
+Randomised ± trastuzumab trials add the score × trastuzumab interaction
+(``trastuzumab_interaction``); multi-arm trials add score × (arm vs the declared reference arm)
+rows. The PAM50 HER2-enriched call (``pam50_called``, from expression) is a positive control
+in every pCR cohort.
+
+Scores are re-standardised within each model's analysed samples, so effects are per 1 SD there.
+Models with few events are not fitted (the row says why); logistic models fall back to Firth's
+penalised likelihood (profile-likelihood CI and penalised likelihood-ratio p) under separation
+or below ``firth_below_events``. Cox rows carry the proportional-hazards test and a flag.
 """
 
 from __future__ import annotations
@@ -23,15 +27,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from . import model_specs as ms
 from . import stats
 from .clinical import as_float_array
+from .strata import CohortDesign, reference_arm, stratum_label, subgroups
 
 COLUMNS = [
-    "analysis", "cohort", "design", "question", "subgroup", "signature", "role", "method",
-    "endpoint", "model", "formula", "estimator", "n", "events", "effect_type", "effect",
-    "ci_low", "ci_high", "log_effect", "se", "p", "q", "direction", "ph_p", "ph_flag", "pooled",
-    "note",
+    "analysis", "cohort", "design", "question", "era", "stratum", "subgroup", "signature", "role",
+    "method", "endpoint", "model", "formula", "covariates", "estimator", "ci_method", "n",
+    "events", "effect_type", "effect", "ci_low", "ci_high", "log_effect", "se", "p", "q",
+    "direction", "ph_p", "ph_flag", "pooled", "note",
 ]
+
+HER2E = ("PAM50_HER2E", "pam50_called")
+
+__all__ = ["COLUMNS", "Settings", "associate_cohort", "subgroups", "CohortDesign"]
 
 
 @dataclass
@@ -49,6 +59,7 @@ class Settings:
     strata: list[str] = field(default_factory=list)
     ph_transform: str = "rank"
     ph_alpha: float = 0.05
+    auc_ci: str = "delong"
 
     @classmethod
     def from_config(cls, section: dict | None) -> Settings:
@@ -56,58 +67,9 @@ class Settings:
         return cls(**{k: v for k, v in (section or {}).items() if k in cls.__dataclass_fields__})
 
 
-def subgroups(obs: pd.DataFrame, design: str) -> list[tuple[str, str, pd.Series, bool]]:
-    """The analysed subgroups of a cohort: (label, question, mask, pooled-in-meta).
-
-    All subgroups are HER2-positive samples; the design decides how treatment splits them.
-    """
-    her2 = obs["her2_status"].astype(object) == "positive" if "her2_status" in obs else \
-        pd.Series(False, index=obs.index)
-    treated = obs["trastuzumab"].astype("boolean") if "trastuzumab" in obs else None
-    if design == "randomised_trastuzumab" and treated is not None:
-        return [
-            ("HER2+ trastuzumab arm", "prognostic_within_trastuzumab",
-             her2 & treated.fillna(False).astype(bool), True),
-            ("HER2+ no-trastuzumab arm", "within_no_trastuzumab_arm",
-             her2 & (~treated.fillna(True)).astype(bool), False),
-        ]
-    if design == "multi_arm_anti_her2" and "arm" in obs:
-        groups = []
-        for arm in sorted(obs["arm"].dropna().astype(str).unique()):
-            mask = her2 & (obs["arm"].astype(object) == arm)
-            groups.append((f"HER2+ arm {arm}", "within_arm", mask, False))
-        return groups
-    if design == "trastuzumab_treated":
-        mask = her2 & (treated.fillna(False).astype(bool) if treated is not None else True)
-        return [("HER2+ trastuzumab-treated", "prognostic_within_trastuzumab", mask, True)]
-    return [("HER2+", "prognosis", her2, True)]
-
-
 def _zscore(x: np.ndarray) -> np.ndarray:
-    sd = np.std(x, ddof=1)
+    sd = np.std(x, ddof=1) if len(x) > 1 else 0.0
     return (x - x.mean()) / sd if sd > 0 else np.zeros_like(x)
-
-
-def _clinical_covariates(obs: pd.DataFrame, mask: np.ndarray, names: list[str]
-                         ) -> tuple[np.ndarray | None, list[str], str]:
-    """Indicator columns for clinical covariates, or (None, [], reason) when unusable."""
-    columns, labels = [], []
-    for name in names:
-        if name not in obs:
-            return None, [], f"{name} not recorded"
-        values = obs[name].astype(object).to_numpy()[mask]
-        if pd.isna(values).any():
-            return None, [], f"{name} missing for some samples"
-        if name.endswith("_status"):
-            indicator = (values == "positive").astype(float)
-            if 0 < indicator.sum() < len(indicator):
-                columns.append(indicator)
-                labels.append(name.replace("_status", "_positive"))
-        else:
-            return None, [], f"covariate {name} is not a status field"
-    if not columns:
-        return np.empty((int(mask.sum()), 0)), [], ""
-    return np.column_stack(columns), labels, ""
 
 
 def _row(**kw) -> dict:
@@ -116,21 +78,12 @@ def _row(**kw) -> dict:
     return row
 
 
-def _direction_pcr(b: float) -> str:
-    return "higher score → more pCR" if b > 0 else "higher score → less pCR"
+def _direction_pcr(b: float, what: str = "higher score") -> str:
+    return f"{what} → more pCR" if b > 0 else f"{what} → less pCR"
 
 
 def _direction_surv(b: float) -> str:
     return "higher score → worse survival" if b > 0 else "higher score → better survival"
-
-
-def _not_fitted(too_few: bool, why: str, formula: str, extra) -> str | None:
-    """Why a model design is not fitted (too few events, or an unusable covariate), or None."""
-    if too_few:
-        return why
-    if extra is None:  # the formula carries the reason after '| '
-        return f"not fitted: {formula.split('| ')[-1]}"
-    return None
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, settings: Settings) -> tuple[stats.Fit, str]:
@@ -145,135 +98,151 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, settings: Settings) -> tuple[stat
     return fit, "ML"
 
 
-def response_rows(score: np.ndarray, pcr: np.ndarray, designs: list[tuple[str, str, np.ndarray]],
-                  *, base: dict, settings: Settings) -> list[dict]:
-    """AUC (with Mann–Whitney p) and one logistic row per model design for one score.
+def inference(fit: stats.Fit, j: int) -> tuple[float, float, float, float, str]:
+    """(log effect, lower, upper, p, CI method): profile for Firth fits, Wald otherwise."""
+    if hasattr(fit, "inference"):
+        b, lo, hi, p = fit.inference(j)
+        return b, lo, hi, p, getattr(fit, "ci_method", "Wald")
+    b, lo, hi, p = fit.wald(j)
+    return b, lo, hi, p, "Wald"
 
-    ``designs`` holds (model, formula, extra covariate columns); the score (z within the
-    analysed samples) is always the first covariate after the intercept.
+
+def _logistic_row(X: np.ndarray, y: np.ndarray, j: int, *, base: dict, settings: Settings,
+                  effect_type: str, direction) -> dict:
+    """Fit ``y ~ X`` and report coefficient ``j`` as an OR row (or the reason it failed)."""
+    fit, estimator = fit_logistic(X, y, settings)
+    if not fit.converged:
+        return _row(**{**base, "estimator": estimator, "effect_type": effect_type,
+                       "note": "; ".join(filter(None, [f"not fitted: {fit.note}",
+                                                       base.get("note")]))})
+    b, lo, hi, p, how = inference(fit, j)
+    return _row(**{**base, "estimator": estimator, "ci_method": how,
+                   "effect_type": effect_type, "effect": np.exp(b), "ci_low": np.exp(lo),
+                   "ci_high": np.exp(hi), "log_effect": b, "se": float(fit.se[j]), "p": p,
+                   "direction": direction(b)})
+
+
+def _spec_base(base: dict, spec: ms.ModelSpec, events: int, n: int) -> dict:
+    return {**base, "model": spec.model, "formula": spec.formula, "n": n, "events": events,
+            "covariates": ";".join(spec.covariates), "note": spec.note}
+
+
+def _auc_row(score: np.ndarray, pcr: np.ndarray, *, base: dict, settings: Settings) -> dict:
+    from scipy.stats import mannwhitneyu  # imported here: slow to import, pCR only
+
+    auc, se, lo, hi = stats.auc_delong(score, pcr, ci=settings.auc_ci)
+    p = float(mannwhitneyu(score[pcr == 1], score[pcr == 0], alternative="two-sided").pvalue)
+    how = ("DeLong SE, normal interval on the AUC scale (pROC)" if settings.auc_ci == "delong"
+           else "DeLong SE, logit-scale interval")
+    few = min(int(pcr.sum()), len(pcr) - int(pcr.sum())) < settings.min_events
+    return _row(**base, model="auc", formula="AUC(score → pCR); p: Mann–Whitney",
+                n=len(pcr), events=int(pcr.sum()), covariates="", estimator="DeLong",
+                ci_method=how, effect_type="AUC", effect=auc, ci_low=lo, ci_high=hi, se=se,
+                p=p, direction=_direction_pcr(auc - 0.5), note="few events" if few else "")
+
+
+def response_rows(score: np.ndarray, pcr: np.ndarray, specs: list[ms.ModelSpec], *,
+                  base: dict, settings: Settings, binary: bool = False) -> list[dict]:
+    """AUC (with Mann–Whitney p) and one logistic row per model spec for one score.
+
+    ``score`` and ``pcr`` span all samples of the cohort; each spec selects its own complete
+    cases. The score enters as z within those samples (``binary``: as the 0/1 indicator).
     """
-    n = len(pcr)
-    events = int(pcr.sum())
-    non_events = n - events
-    base = {**base, "endpoint": "pcr", "n": n, "events": events}
+    base = {**base, "endpoint": "pcr"}
     rows = []
-    few = min(events, non_events) < settings.min_events
-    why = (f"not fitted: {events} pCR / {non_events} non-pCR "
-           f"(minimum {settings.min_events} each)")
-    if min(events, non_events) >= 1:
-        from scipy.stats import mannwhitneyu  # imported here: slow to import, pCR only
-
-        auc, se, lo, hi = stats.auc_delong(score, pcr)
-        p = float(mannwhitneyu(score[pcr == 1], score[pcr == 0],
-                               alternative="two-sided").pvalue)
-        rows.append(_row(**base, model="auc", formula="AUC(score → pCR); p: Mann–Whitney",
-                         estimator="DeLong", effect_type="AUC", effect=auc, ci_low=lo,
-                         ci_high=hi, se=se, p=p,
-                         direction=_direction_pcr(auc - 0.5), note="few events" if few else ""))
-    z = _zscore(score)
-    for model, formula, extra in designs:
-        reason = _not_fitted(few, why, formula, extra)
+    first = specs[0].mask
+    y0 = pcr[first].astype(int)
+    if not binary and 1 <= y0.sum() < len(y0):
+        rows.append(_auc_row(score[first], y0, base=base, settings=settings))
+    what = "HER2-enriched" if binary else "higher score"
+    effect_type = "OR HER2-E vs other" if binary else "OR per SD"
+    for spec in specs:
+        y = pcr[spec.mask].astype(int)
+        n, events = len(y), int(y.sum())
+        row_base = _spec_base(base, spec, events, n)
+        smallest = min(events, n - events)
+        x = score[spec.mask] if binary else _zscore(score[spec.mask])
+        reason = spec.reason or (
+            f"not fitted: {events} pCR / {n - events} non-pCR (minimum {settings.min_events} "
+            "each)" if smallest < settings.min_events else "")
+        if not reason and binary and len(np.unique(x)) < 2:
+            reason = "not fitted: every analysed tumour has the same HER2-enriched call"
         if reason:
-            rows.append(_row(**base, model=model, formula=formula, effect_type="OR per SD",
-                             note=reason))
+            rows.append(_row(**{**row_base, "note": "; ".join(filter(None, [reason, spec.note]))},
+                             effect_type=effect_type))
             continue
-        X = np.column_stack([np.ones(n), z, extra])
-        fit, estimator = fit_logistic(X, pcr, settings)
-        if not fit.converged:
-            rows.append(_row(**base, model=model, formula=formula, estimator=estimator,
-                             effect_type="OR per SD", note=f"not fitted: {fit.note}"))
-            continue
-        b, lo, hi, p = fit.wald(1)
-        rows.append(_row(**base, model=model, formula=formula, estimator=estimator,
-                         effect_type="OR per SD", effect=np.exp(b), ci_low=np.exp(lo),
-                         ci_high=np.exp(hi), log_effect=b, se=float(fit.se[1]), p=p,
-                         direction=_direction_pcr(b), note=""))
+        X = np.column_stack([np.ones(n), x, spec.columns])
+        rows.append(_logistic_row(X, y, 1, base=row_base, settings=settings,
+                                  effect_type=effect_type,
+                                  direction=lambda b, w=what: _direction_pcr(b, w)))
     return rows
 
 
-def survival_rows(score: np.ndarray, time: np.ndarray, event: np.ndarray,
-                  designs: list[tuple[str, str, np.ndarray]], *, base: dict, endpoint: str,
-                  settings: Settings, strata: np.ndarray | None) -> list[dict]:
-    """Cox HR per SD (one row per model design) and the pre-specified split log-rank test."""
-    n = len(time)
-    events = int(event.sum())
-    base = {**base, "endpoint": endpoint, "n": n, "events": events}
-    why = f"not fitted: {events} event(s) (minimum {settings.min_events})"
-    z = _zscore(score)
-    rows = []
-    for model, formula, extra in designs:
-        reason = _not_fitted(events < settings.min_events, why, formula, extra)
-        if reason:
-            rows.append(_row(**base, model=model, formula=formula, effect_type="HR per SD",
-                             note=reason))
-            continue
-        fit = stats.cox_fit(np.column_stack([z, extra]), time, event, strata=strata)
-        if not fit.converged:
-            rows.append(_row(**base, model=model, formula=formula, estimator="Cox PL",
-                             effect_type="HR per SD", note=f"not fitted: {fit.note}"))
-            continue
-        b, lo, hi, p = fit.wald(0)
-        _, ph_p = stats.ph_test(fit, 0, transform=settings.ph_transform)
-        flag = bool(np.isfinite(ph_p) and ph_p < settings.ph_alpha)
-        rows.append(_row(**base, model=model, formula=formula, estimator="Cox PL (Breslow)",
-                         effect_type="HR per SD", effect=np.exp(b), ci_low=np.exp(lo),
-                         ci_high=np.exp(hi), log_effect=b, se=float(fit.se[0]), p=p,
-                         direction=_direction_surv(b), ph_p=ph_p, ph_flag=flag,
-                         note="proportional hazards doubtful (Schoenfeld test)" if flag else ""))
-    split = settings.survival_split
-    if split == "tertile":
-        cuts = np.quantile(score, [1 / 3, 2 / 3])
-        group = np.digitize(score, cuts, right=True)
+def _cox_row(score, time, event, spec, strata, *, base, settings) -> dict:
+    n, events = int(spec.mask.sum()), int(event[spec.mask].sum())
+    row_base = _spec_base(base, spec, events, n)
+    reason = spec.reason or (f"not fitted: {events} event(s) (minimum {settings.min_events})"
+                             if events < settings.min_events else "")
+    if reason:
+        return _row(**{**row_base, "note": "; ".join(filter(None, [reason, spec.note]))},
+                    effect_type="HR per SD")
+    m = spec.mask
+    fit = stats.cox_fit(np.column_stack([_zscore(score[m]), spec.columns]), time[m], event[m],
+                        strata=None if strata is None else strata[m])
+    if not fit.converged:
+        return _row(**{**row_base, "note": f"not fitted: {fit.note}"}, estimator="Cox PL",
+                    effect_type="HR per SD")
+    b, lo, hi, p = fit.wald(0)
+    _, ph_p = stats.ph_test(fit, 0, transform=settings.ph_transform)
+    flag = bool(np.isfinite(ph_p) and ph_p < settings.ph_alpha)
+    note = "; ".join(filter(None, [spec.note, "proportional hazards doubtful (Schoenfeld "
+                                   "test)" if flag else ""]))
+    return _row(**{**row_base, "note": note}, estimator="Cox PL (Breslow)", ci_method="Wald",
+                effect_type="HR per SD", effect=np.exp(b), ci_low=np.exp(lo), ci_high=np.exp(hi),
+                log_effect=b, se=float(fit.se[0]), p=p, direction=_direction_surv(b), ph_p=ph_p,
+                ph_flag=flag)
+
+
+def _logrank_row(score, time, event, *, base, endpoint, settings) -> dict:
+    n, events = len(time), int(event.sum())
+    base = {**base, "n": n, "events": events, "covariates": ""}
+    if settings.survival_split == "tertile":
+        group = np.digitize(score, np.quantile(score, [1 / 3, 2 / 3]), right=True)
         formula = f"log-rank (2 df): {endpoint}, score tertiles (pre-specified)"
     else:
         group = (score > np.median(score)).astype(int)
         formula = f"log-rank: {endpoint}, score above vs at/below the median (pre-specified)"
-    model = f"logrank_{split}"
+    base.update(model=f"logrank_{settings.survival_split}", formula=formula,
+                effect_type="HR top vs bottom")
     if events < settings.min_events or len(np.unique(group)) < 2:
-        rows.append(_row(**base, model=model, formula=formula, effect_type="HR top vs bottom",
-                         note=why))
-        return rows
+        return _row(**base, note=f"not fitted: {events} event(s) (minimum {settings.min_events})")
     _, p = stats.logrank_test_k(time, event, group)
-    top = group == group.max()
-    bottom = group == group.min()
-    keep = top | bottom
-    fit = stats.cox_fit(top[keep].astype(float)[:, None], time[keep], event[keep])
-    ok = fit.converged
-    b, lo, hi, _ = fit.wald(0)
-    rows.append(_row(**base, model=model, formula=formula, estimator="log-rank",
-                     effect_type="HR top vs bottom", effect=np.exp(b) if ok else np.nan,
-                     ci_low=np.exp(lo) if ok else np.nan, ci_high=np.exp(hi) if ok else np.nan,
-                     log_effect=b if ok else np.nan, se=float(fit.se[0]) if ok else np.nan,
-                     p=p, direction=("top group → worse survival" if b > 0
-                                     else "top group → better survival") if ok else "",
-                     note="" if ok else f"HR not estimable: {fit.note}"))
-    return rows
-
-
-def interaction_rows(score: np.ndarray, pcr: np.ndarray, treated: np.ndarray,
-                     clinical: np.ndarray, *, base: dict, settings: Settings,
-                     formula: str, label: str) -> list[dict]:
-    """Logistic ``pcr ~ x * treated + covariates``: the interaction OR (ratio of per-arm ORs)."""
-    n = len(pcr)
-    events = int(pcr.sum())
-    base = {**base, "endpoint": "pcr", "n": n, "events": events, "model": label,
-            "formula": formula, "effect_type": "interaction OR"}
-    smallest = min(events, n - events)
-    per_arm = [min(int(pcr[treated == a].sum()), int((1 - pcr[treated == a]).sum()))
-               for a in (0, 1)]
-    if smallest < settings.min_events or min(per_arm) < 1:
-        return [_row(**base, note=f"not fitted: {events} pCR / {n - events} non-pCR; "
-                                  f"fewest in an arm {min(per_arm)}")]
-    X = np.column_stack([np.ones(n), score, treated, score * treated, clinical])
-    fit, estimator = fit_logistic(X, pcr, settings)
+    keep = (group == group.max()) | (group == group.min())
+    top = (group == group.max())[keep].astype(float)[:, None]
+    fit = stats.cox_fit(top, time[keep], event[keep])
     if not fit.converged:
-        return [_row(**base, estimator=estimator, note=f"not fitted: {fit.note}")]
-    b, lo, hi, p = fit.wald(3)
-    return [_row(**base, estimator=estimator, effect=np.exp(b), ci_low=np.exp(lo),
-                 ci_high=np.exp(hi), log_effect=b, se=float(fit.se[3]), p=p,
-                 direction=("association with pCR stronger (more positive) with trastuzumab"
-                            if b > 0 else "association with pCR more negative with trastuzumab"),
-                 note="")]
+        return _row(**base, estimator="log-rank", p=p, note=f"HR not estimable: {fit.note}")
+    b, lo, hi, _ = fit.wald(0)
+    return _row(**base, estimator="log-rank", ci_method="Wald (Cox, top vs bottom group)",
+                effect=np.exp(b), ci_low=np.exp(lo), ci_high=np.exp(hi), log_effect=b,
+                se=float(fit.se[0]), p=p, note="",
+                direction="top group → worse survival" if b > 0 else "top group → better survival")
+
+
+def survival_rows(score: np.ndarray, time: np.ndarray, event: np.ndarray,
+                  specs: list[ms.ModelSpec], *, base: dict, endpoint: str, settings: Settings,
+                  strata: np.ndarray | None) -> list[dict]:
+    """Cox HR per SD (one row per model spec) and the pre-specified split log-rank test.
+
+    Arrays span all samples of the cohort; each spec selects its own complete cases.
+    """
+    base = {**base, "endpoint": endpoint}
+    rows = [_cox_row(score, time, event, spec, strata, base=base, settings=settings)
+            for spec in specs]
+    m = specs[0].mask
+    rows.append(_logrank_row(score[m], time[m], event[m].astype(int), base=base,
+                             endpoint=endpoint, settings=settings))
+    return rows
 
 
 def add_q(table: pd.DataFrame, family: list[str]) -> pd.DataFrame:
@@ -287,12 +256,128 @@ def add_q(table: pd.DataFrame, family: list[str]) -> pd.DataFrame:
     return table
 
 
+@dataclass
+class _Context:
+    """What every subgroup of one cohort shares."""
+
+    obs: pd.DataFrame
+    wide: dict
+    design: CohortDesign
+    settings: Settings
+    cohort: str
+    roles: dict
+    clinical: list[ms.Covariate]
+    clinical_reason: str
+
+
+def _specs(ctx: _Context, key, outcome: str, mask: np.ndarray, arm_cols: list[ms.Covariate],
+           suffix: str = "", binary: bool = False) -> list[ms.ModelSpec]:
+    """Unadjusted, clinically adjusted and control-adjusted specs for one score in ``mask``."""
+    s = ctx.settings
+    family = "logistic" if outcome == "pcr" else "cox"
+    lhs = "pcr" if outcome == "pcr" else f"Surv({outcome})"
+    specs = [ms.build(family, lhs, mask, arm_cols, suffix=suffix)]
+    if s.adjust_for:
+        specs.append(ms.build(f"{family}_adj", lhs, mask, arm_cols + ctx.clinical,
+                              reason=ctx.clinical_reason, suffix=suffix))
+    controls = [c for c in s.adjust_controls if c != key[0]]
+    if controls and not binary:
+        cols = [ctx.wide.get((c, key[1])) for c in controls]
+        missing = [c for c, col in zip(controls, cols, strict=True) if col is None]
+        reason = ctx.clinical_reason or (
+            f"control score(s) {', '.join(missing)} not scored" if missing else "")
+        ctrl = [ms.Covariate(f"z({c})", col, standardise=True)
+                for c, col in zip(controls, cols, strict=True) if col is not None]
+        specs.append(ms.build(f"{family}_adj_controls", lhs, mask,
+                              arm_cols + ctx.clinical + ctrl, reason=reason, suffix=suffix))
+    for spec in specs:  # formulas name the HER2-E indicator rather than a z-scored score
+        if binary:
+            spec.formula = spec.formula.replace("z(score)", "her2_enriched", 1)
+    return specs
+
+
+def _survival_arrays(obs: pd.DataFrame, endpoint: str, settings: Settings):
+    t = as_float_array(obs[f"{endpoint}_time"])
+    e = as_float_array(obs[f"{endpoint}_event"])
+    if settings.horizon_months:
+        e = np.where(t > settings.horizon_months, 0, e)
+        t = np.minimum(t, settings.horizon_months)
+    strata, suffix = None, ""
+    if settings.strata and all(s in obs for s in settings.strata):
+        parts = [obs[s].astype(object) for s in settings.strata]
+        known = np.all([p.notna().to_numpy() for p in parts], axis=0)
+        joined = np.array(["|".join(map(str, v)) for v in zip(*parts, strict=True)])
+        strata = np.where(known, joined, "")
+        suffix = f" strata({', '.join(settings.strata)})"
+    return t, e, strata, suffix
+
+
+def _subgroup_rows(ctx: _Context, sub, endpoints: dict) -> tuple[list[dict], list[dict]]:
+    obs, s = ctx.obs, ctx.settings
+    mask = np.asarray(sub.mask, bool)
+    arm_cols: list[ms.Covariate] = []
+    arm_note = ""
+    if sub.question == "within_trastuzumab" and ctx.design.design == "multi_arm_anti_her2" \
+            and "arm" in obs:
+        ref, arm_note = reference_arm(obs[mask], ctx.design)
+        arm_cols = ms.arm_covariates(obs, mask, ref)
+    pooled = sub.pooled and ctx.design.parent is None
+    response, survival = [], []
+    for key, s_all in ctx.wide.items():
+        binary = key == HER2E
+        base = {"cohort": ctx.cohort, "design": ctx.design.design, "question": sub.question,
+                "era": ctx.design.era, "stratum": stratum_label(sub.question, ctx.design.era),
+                "subgroup": sub.label, "signature": key[0], "method": key[1],
+                "role": "positive_control" if binary else ctx.roles.get(key[0], ""),
+                "pooled": pooled}
+        if endpoints.get("response") == "pcr" and "pcr" in obs:
+            y = as_float_array(obs["pcr"])
+            m = mask & np.isfinite(y) & np.isfinite(s_all)
+            if m.sum() >= 2:
+                specs = _specs(ctx, key, "pcr", m, arm_cols, binary=binary)
+                rows = response_rows(s_all, y, specs, base=base, settings=s, binary=binary)
+                response += _with_note(rows, arm_note, ctx.design.parent)
+        for endpoint in ([] if binary else endpoints.get("survival", []) or []):
+            t, e, strata, suffix = _survival_arrays(obs, endpoint, s)
+            m = mask & np.isfinite(t) & np.isfinite(e) & np.isfinite(s_all)
+            if strata is not None:
+                m &= strata != ""
+            if m.sum() >= 2:
+                specs = _specs(ctx, key, endpoint, m, arm_cols, suffix=suffix)
+                rows = survival_rows(s_all, t, np.nan_to_num(e).astype(int), specs, base=base,
+                                     endpoint=endpoint, settings=s, strata=strata)
+                survival += _with_note(rows, arm_note, ctx.design.parent)
+    return response, survival
+
+
+def _with_note(rows: list[dict], *notes: str | None) -> list[dict]:
+    extra = [n for n in notes[:1] if n]
+    if notes[1:] and notes[1]:
+        extra.append(f"not pooled: a declared subset of {notes[1]}, which this run pools")
+    if extra:
+        for row in rows:
+            row["note"] = "; ".join(filter(None, [row["note"] if isinstance(row["note"], str)
+                                                  else "", *extra]))
+    return rows
+
+
+def _wide_scores(obs: pd.DataFrame, scores: pd.DataFrame) -> dict:
+    scored = scores.dropna(subset=["score"])
+    wide = {key: grp.set_index("sample")["score"].reindex(obs.index).to_numpy(float)
+            for key, grp in scored.groupby(["signature", "method"], sort=False)}
+    calls = obs["pam50_called"] if "pam50_called" in obs else None
+    if calls is not None and calls.notna().any():
+        calls = calls.astype(object)
+        wide[HER2E] = np.where(calls.isna(), np.nan, (calls == "Her2").astype(float))
+    return wide
+
+
 def associate_cohort(
     obs: pd.DataFrame,
     scores: pd.DataFrame,
     *,
     cohort: str,
-    design: str,
+    design: str | CohortDesign,
     endpoints: dict,
     roles: dict[str, str],
     settings: Settings | None = None,
@@ -305,11 +390,15 @@ def associate_cohort(
     Parameters
     ----------
     obs
-        Cohort ``obs`` (standard vocabulary), indexed by sample.
+        Cohort ``obs`` (standard vocabulary), indexed by sample. A ``pam50_called`` column
+        adds the HER2-enriched positive-control rows.
     scores
         Long scores of this cohort.
-    cohort, design
-        Cohort id and design tag.
+    cohort
+        Cohort id.
+    design
+        Design tag, or a :class:`~her2atlas.strata.CohortDesign` with the manifest's treatment
+        era, arms and ``subset_of``.
     endpoints
         ``{"response": "pcr" or None, "survival": [endpoint, ...]}`` from the manifest.
     roles
@@ -318,196 +407,42 @@ def associate_cohort(
         :class:`Settings`; ``min_events`` and ``fdr_family`` override it when given.
     primary
         The pre-specified primary hypothesis (signature, method, endpoint, model); matching
-        rows are marked ``analysis = primary``.
+        pooled ``within_trastuzumab`` rows are marked ``analysis = primary``.
 
     Returns
     -------
     (pandas.DataFrame, pandas.DataFrame)
         Response rows and survival rows (columns :data:`COLUMNS`).
     """
+    from .interaction import interaction_rows_for_cohort
+
     settings = settings or Settings()
     if min_events is not None:
         settings.min_events = min_events
     if fdr_family is not None:
         settings.fdr_family = fdr_family
+    design = design if isinstance(design, CohortDesign) else CohortDesign(design)
+    clinical, reason = ms.status_covariates(obs, list(settings.adjust_for))
+    ctx = _Context(obs, _wide_scores(obs, scores), design, settings, cohort, roles, clinical,
+                   reason)
     response: list[dict] = []
     survival: list[dict] = []
-    scored = scores.dropna(subset=["score"])
-    wide = {key: grp.set_index("sample")["score"].reindex(obs.index).to_numpy(float)
-            for key, grp in scored.groupby(["signature", "method"], sort=False)}
-    clin_names = list(settings.adjust_for)
-    clin_text = " + ".join(n.replace("_status", "_positive") for n in clin_names)
-    for label, question, mask, pooled in subgroups(obs, design):
-        mask = mask.to_numpy(bool) if hasattr(mask, "to_numpy") else np.asarray(mask, bool)
-        for (signature, method), s_all in wide.items():
-            base = {"cohort": cohort, "design": design, "question": question, "subgroup": label,
-                    "signature": signature, "role": roles.get(signature, ""), "method": method,
-                    "pooled": pooled}
-            controls = [c for c in settings.adjust_controls if c != signature]
-            ctrl_cols = [wide.get((c, method)) for c in controls]
-            ctrl_missing = [c for c, col in zip(controls, ctrl_cols, strict=True) if col is None]
-
-            def model_designs(m, outcome, ctrl_cols=ctrl_cols, ctrl_missing=ctrl_missing,
-                              controls=controls):
-                clin, _, reason = _clinical_covariates(obs, m, clin_names)
-                out = [("logistic" if outcome == "pcr" else "cox",
-                        f"{outcome} ~ z(score)", np.empty((int(m.sum()), 0)))]
-                if clin_names:
-                    out.append((("logistic" if outcome == "pcr" else "cox") + "_adj",
-                                f"{outcome} ~ z(score) + {clin_text}"
-                                + (f" | {reason}" if clin is None else ""), clin))
-                if controls:
-                    formula = (f"{outcome} ~ z(score)"
-                               + (f" + {clin_text}" if clin_names else "")
-                               + "".join(f" + z({c})" for c in controls))
-                    if clin is None or ctrl_missing:
-                        why = reason or f"control score(s) {', '.join(ctrl_missing)} not scored"
-                        out.append((("logistic" if outcome == "pcr" else "cox") + "_adj_controls",
-                                    f"{formula} | {why}", None))
-                    else:
-                        cols = [_zscore(col[m]) for col in ctrl_cols]
-                        out.append((("logistic" if outcome == "pcr" else "cox") + "_adj_controls",
-                                    formula, np.column_stack([clin, *cols])))
-                return out
-
-            if endpoints.get("response") == "pcr" and "pcr" in obs:
-                y = as_float_array(obs["pcr"])
-                m = mask & np.isfinite(y) & np.isfinite(s_all)
-                for col in ctrl_cols:
-                    if col is not None:
-                        m &= np.isfinite(col)
-                if m.sum() >= 2:
-                    response += response_rows(s_all[m], y[m].astype(int),
-                                              model_designs(m, "pcr"), base=base,
-                                              settings=settings)
-            for endpoint in endpoints.get("survival", []) or []:
-                t = as_float_array(obs[f"{endpoint}_time"])
-                e = as_float_array(obs[f"{endpoint}_event"])
-                if settings.horizon_months:
-                    beyond = t > settings.horizon_months
-                    e = np.where(beyond, 0, e)
-                    t = np.minimum(t, settings.horizon_months)
-                m = mask & np.isfinite(t) & np.isfinite(e) & np.isfinite(s_all)
-                for col in ctrl_cols:
-                    if col is not None:
-                        m &= np.isfinite(col)
-                strata = None
-                if settings.strata:
-                    parts = [obs[s].astype(str).to_numpy() if s in obs else None
-                             for s in settings.strata]
-                    if all(p is not None for p in parts):
-                        strata = np.array(["|".join(v) for v in zip(*parts, strict=True)])
-                        m &= ~np.isin(strata, [v for v in np.unique(strata) if "nan" in v
-                                               or "<NA>" in v])
-                if m.sum() >= 2:
-                    survival += survival_rows(
-                        s_all[m], t[m], e[m].astype(int),
-                        [(mod, f.replace(endpoint, f"Surv({endpoint})", 1)
-                          + (f" strata({', '.join(settings.strata)})" if strata is not None
-                             else ""), x)
-                         for mod, f, x in model_designs(m, endpoint)],
-                        base=base, endpoint=endpoint, settings=settings,
-                        strata=None if strata is None else strata[m])
-        # predictive / arm interaction rows
-    response += _interaction_tables(obs, wide, design=design, cohort=cohort, roles=roles,
-                                    settings=settings, clin_names=clin_names,
-                                    clin_text=clin_text, endpoints=endpoints)
-    out = []
-    for rows in (response, survival):
-        table = pd.DataFrame(rows, columns=COLUMNS)
-        table["analysis"] = [
-            "primary" if primary and r["question"] != "predictive_interaction" and r["pooled"]
-            is True and all(r[c] == primary[c] for c in ("signature", "method", "endpoint",
-                                                          "model"))
-            else "exploratory" for _, r in table.iterrows()]
-        out.append(add_q(table, settings.fdr_family)[COLUMNS])
-    return out[0], out[1]
+    for sub in subgroups(obs, design):
+        r, s = _subgroup_rows(ctx, sub, endpoints)
+        response += r
+        survival += s
+    if endpoints.get("response") == "pcr" and "pcr" in obs:
+        response += interaction_rows_for_cohort(ctx)
+    return _finish(response, settings, primary), _finish(survival, settings, primary)
 
 
-def _interaction_tables(obs, wide, *, design, cohort, roles, settings, clin_names, clin_text,
-                        endpoints) -> list[dict]:
-    """Score × trastuzumab (randomised) or score × arm (multi-arm) rows, plus the positive control."""
-    rows: list[dict] = []
-    if endpoints.get("response") != "pcr" or "pcr" not in obs or "her2_status" not in obs:
-        return rows
-    her2 = (obs["her2_status"].astype(object) == "positive").to_numpy()
-    y_all = as_float_array(obs["pcr"])
-    if design == "randomised_trastuzumab" and "trastuzumab" in obs:
-        treated_all = obs["trastuzumab"].astype("boolean")
-        known = treated_all.notna().to_numpy()
-        treated_all = treated_all.fillna(False).to_numpy(bool).astype(float)
-        label = "HER2+ both arms"
-        base_m = her2 & known & np.isfinite(y_all)
-        clin_f = f" + {clin_text}" if clin_names else ""
-        for (signature, method), s_all in wide.items():
-            m = base_m & np.isfinite(s_all)
-            clin, _, reason = _clinical_covariates(obs, m, clin_names)
-            base = {"cohort": cohort, "design": design, "question": "predictive_interaction",
-                    "subgroup": label, "signature": signature, "role": roles.get(signature, ""),
-                    "method": method, "pooled": False}
-            formula = f"pcr ~ z(score) * trastuzumab{clin_f}"
-            if clin is None:
-                rows.append(_row(**base, endpoint="pcr", model="interaction", formula=formula,
-                                 effect_type="interaction OR", note=f"not fitted: {reason}"))
-                continue
-            rows += interaction_rows(_zscore(s_all[m]), y_all[m].astype(int), treated_all[m],
-                                     clin, base=base, settings=settings, formula=formula,
-                                     label="interaction")
-        # positive control: PAM50 HER2-enriched in place of the score
-        if "pam50" in obs:
-            pam = obs["pam50"].astype(object).to_numpy()
-            m = base_m & ~pd.isna(pam)
-            clin, _, reason = _clinical_covariates(obs, m, clin_names)
-            base = {"cohort": cohort, "design": design, "question": "predictive_interaction",
-                    "subgroup": label, "signature": "PAM50_HER2E", "role": "positive_control",
-                    "method": "pam50", "pooled": False}
-            formula = f"pcr ~ her2_enriched * trastuzumab{clin_f}"
-            if clin is None or m.sum() < 4:
-                rows.append(_row(**base, endpoint="pcr", model="interaction", formula=formula,
-                                 effect_type="interaction OR",
-                                 note=f"not fitted: {reason or 'too few samples with PAM50'}"))
-            else:
-                her2e = (pam[m] == "Her2").astype(float)
-                rows += interaction_rows(her2e, y_all[m].astype(int), treated_all[m], clin,
-                                         base=base, settings=settings, formula=formula,
-                                         label="interaction")
-                # OR for pCR with vs without trastuzumab within HER2-E (published: 5.1)
-                e = m & (pam == "Her2")
-                if e.sum() >= 4:
-                    fit, estimator = fit_logistic(
-                        np.column_stack([np.ones(int(e.sum())), treated_all[e]]),
-                        y_all[e].astype(int), settings)
-                    b, lo, hi, p = fit.wald(1)
-                    rows.append(_row(**{**base, "subgroup": "HER2+ PAM50 HER2-enriched"},
-                                     endpoint="pcr", model="trastuzumab_effect",
-                                     formula="pcr ~ trastuzumab (HER2-enriched only)",
-                                     estimator=estimator, n=int(e.sum()),
-                                     events=int(y_all[e].sum()),
-                                     effect_type="OR trastuzumab vs not", effect=np.exp(b),
-                                     ci_low=np.exp(lo), ci_high=np.exp(hi), log_effect=b,
-                                     se=float(fit.se[1]), p=p, direction="",
-                                     note="positive control (published OR 5.1 in NOAH)"))
-    if design == "multi_arm_anti_her2" and "arm" in obs:
-        arms = sorted(obs["arm"].dropna().astype(str).unique())
-        if len(arms) >= 2:
-            arm_all = obs["arm"].astype(object).to_numpy()
-            for (signature, method), s_all in wide.items():
-                for other in arms[1:]:
-                    m = her2 & np.isfinite(y_all) & np.isfinite(s_all) & np.isin(
-                        arm_all, [arms[0], other])
-                    clin, _, reason = _clinical_covariates(obs, m, clin_names)
-                    base = {"cohort": cohort, "design": design, "question": "arm_interaction",
-                            "subgroup": f"HER2+ {other} vs {arms[0]}", "signature": signature,
-                            "role": roles.get(signature, ""), "method": method, "pooled": False}
-                    formula = f"pcr ~ z(score) * [arm {other} vs {arms[0]}]" + (
-                        f" + {clin_text}" if clin_names else "")
-                    if clin is None:
-                        rows.append(_row(**base, endpoint="pcr", model="interaction",
-                                         formula=formula, effect_type="interaction OR",
-                                         note=f"not fitted: {reason}"))
-                        continue
-                    rows += interaction_rows(_zscore(s_all[m]), y_all[m].astype(int),
-                                             (arm_all[m] == other).astype(float), clin,
-                                             base=base, settings=settings, formula=formula,
-                                             label="interaction")
-    return rows
+def _finish(rows: list[dict], settings: Settings, primary: dict | None) -> pd.DataFrame:
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    keys = ("signature", "method", "endpoint", "model")
+    table["analysis"] = [
+        "primary" if primary and r["question"] == "within_trastuzumab" and r["pooled"] is True
+        and all(r[c] == primary[c] for c in keys) else "exploratory"
+        for _, r in table.iterrows()]
+    table["note"] = table["note"].fillna("")
+    table["covariates"] = table["covariates"].fillna("")
+    return add_q(table, settings.fdr_family)[COLUMNS]

@@ -21,6 +21,7 @@ rule associate:
         ),
     params:
         settings=config["association"],
+        design=cohort_design,
         primary=config.get("primary"),
     conda:
         "../../envs/her2atlas.yaml"

@@ -5,6 +5,8 @@ from pathlib import Path
 
 from her2atlas.errors import Her2AtlasError
 from her2atlas.manifest import check_cohort_id, load_manifest
+from her2atlas.overlap import check_manifests
+from her2atlas.strata import CohortDesign
 from her2atlas.validation import validate
 
 SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
@@ -20,6 +22,7 @@ try:
         c: load_manifest(f"{MANIFEST_DIR}/{c}.yaml", MANIFEST_SCHEMA, geo_base_url=GEO_BASE_URL)
         for c in COHORTS
     }
+    check_manifests(MANIFESTS)
 except Her2AtlasError as exc:
     sys.exit(f"her2atlas: configuration error\n{exc}")
 
@@ -45,3 +48,10 @@ def manifest_path(wildcards):
 
 wildcard_constraints:
     cohort="[A-Za-z0-9][A-Za-z0-9_-]*",
+
+
+def cohort_design(wildcards):
+    """The manifest's design facts the association stage needs (era, arms, subset parent)."""
+    d = CohortDesign.from_manifest(MANIFESTS[wildcards.cohort], COHORTS)
+    return {"design": d.design, "era": d.era, "reference_arm": d.reference_arm,
+            "trastuzumab_arms": d.trastuzumab_arms, "parent": d.parent}
