@@ -14,7 +14,7 @@ from her2atlas.runtime import from_snakemake
 
 with from_snakemake(snakemake) as log:
     inputs = {key: list(snakemake.input[key]) for key in
-              ("qc", "cohorts", "scores", "coverage", "concordance", "null",
+              ("qc", "cohorts", "scores", "coverage", "score_qc", "concordance", "null",
                           "response", "survival")}
     inputs.update(meta_response=snakemake.input.meta_response,
                   meta_survival=snakemake.input.meta_survival,

@@ -56,7 +56,9 @@ def forest(rows: pd.DataFrame, pooled: pd.DataFrame, *, title: str, xlabel: str)
         pr = pooled[pooled["method"] == method]
         if len(pr) and np.isfinite(pr["effect"].iloc[0]):
             p = pr.iloc[0]
-            items.append((f"pooled ({method}), I²={p['i2']:.0f}%", p["effect"], p["ci_low"],
+            flag = ", q<1" if str(p.get("hksj_q_below_1")) == "True" else ""
+            items.append((f"pooled ({method}), k={int(p['k'])}, I²={p['i2']:.0f}%{flag}",
+                          p["effect"], p["ci_low"],
                           p["ci_high"], True, method))
     height = 0.9 + 0.28 * max(len(items), 1)
     fig, ax = plt.subplots(figsize=(5.2, height))

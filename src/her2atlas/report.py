@@ -25,6 +25,9 @@ from .cohort import plain
 from .signatures import read_catalogue
 
 PRIMARY_MODELS = {"pcr": "logistic"}
+FIGURE_QUESTIONS = ("within_trastuzumab", "prognosis")
+INTERVAL_RULE = ("DerSimonian–Laird estimate with the Hartung–Knapp–Sidik–Jonkman interval, "
+                 "t with k − 1 df, at every k")
 SOFTWARE = ["her2atlas", "snakemake", "numpy", "pandas", "scipy", "anndata", "statsmodels",
             "lifelines", "gseapy", "matplotlib", "jinja2"]
 
@@ -95,7 +98,8 @@ def to_table(frame: pd.DataFrame, columns: list[str] | None = None) -> Table:
 
 
 TEXT_COLUMNS = ("note", "direction", "formula", "reason", "missing_genes", "cohorts", "subgroup",
-                "question", "role")
+                "question", "role", "stratum", "covariates", "ci_method", "era", "endpoints",
+                "cohort_effects", "interval")
 
 
 def read_results(path: str | Path) -> pd.DataFrame:
@@ -119,9 +123,9 @@ def _results_view(frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["cohort"])
     view = frame.copy()
     view["effect (95% CI)"] = [effect_ci(r) for _, r in view.iterrows()]
-    keep = ["analysis", "cohort", "question", "subgroup", "signature", "method", "endpoint",
-            "model", "estimator", "n", "events", "effect_type", "effect (95% CI)", "p", "q",
-            "direction", "ph_p", "note", "formula"]
+    keep = ["analysis", "cohort", "stratum", "subgroup", "signature", "method", "endpoint",
+            "model", "estimator", "n", "events", "effect_type", "effect (95% CI)", "ci_method",
+            "p", "q", "direction", "ph_p", "note", "formula", "covariates"]
     return view[[c for c in keep if c in view.columns]]
 
 
@@ -136,28 +140,92 @@ def _meta_view(frame: pd.DataFrame) -> pd.DataFrame:
     view["leave-one-out range"] = [
         f"{r['loo_min']:.2f}–{r['loo_max']:.2f}" if np.isfinite(r["loo_min"]) else "NA"
         for _, r in view.iterrows()]
-    keep = ["analysis", "signature", "role", "method", "endpoint", "model", "k", "cohorts",
-            "n_total", "events_total", "effect_type", "effect (95% CI)", "interval", "p", "q",
-            "tau2_dl", "tau2_pm", "i2", "q_p", "prediction interval", "leave-one-out range",
-            "direction", "note"]
-    return view[keep]
+    view["DL normal CI"] = [
+        f"{r['dl_ci_low']:.2f}–{r['dl_ci_high']:.2f}" if np.isfinite(r["dl_ci_low"]) else "NA"
+        for _, r in view.iterrows()]
+    view["HKSJ q < 1"] = view["hksj_q_below_1"].map(
+        lambda v: "yes" if str(v) == "True" else "")
+    keep = ["analysis", "stratum", "signature", "role", "method", "endpoint", "endpoints",
+            "model", "k", "cohorts", "n_total", "events_total", "effect_type", "effect (95% CI)",
+            "interval", "p", "q", "HKSJ q < 1", "hksj_q", "DL normal CI", "tau2_dl",
+            "tau2_pm", "i2", "q_p", "prediction interval", "leave-one-out range",
+            "cohort_effects", "direction", "note"]
+    return view[[c for c in keep if c in view.columns]]
 
 
-def adjustment_table(meta: pd.DataFrame, method: str) -> pd.DataFrame:
-    """Pooled effects side by side: unadjusted, + clinical covariates, + control scores."""
-    if meta.empty:
-        return pd.DataFrame(columns=["signature"])
-    rows = []
-    for (signature, endpoint), grp in meta[meta["method"] == method].groupby(
-            ["signature", "endpoint"], sort=False):
-        row = {"signature": signature, "role": grp["role"].iloc[0], "endpoint": endpoint}
-        for model, label in (("", "unadjusted"), ("_adj", "+ clinical"),
-                             ("_adj_controls", "+ clinical + control scores")):
-            name = ("logistic" if endpoint == "pcr" else "cox") + model
-            hit = grp[grp["model"] == name]
+ADJUSTMENT_MODELS = (("", "unadjusted"), ("_adj", "+ clinical"),
+                     ("_adj_controls", "+ clinical + control scores"))
+
+
+def adjustment_table(per_cohort: pd.DataFrame, method: str, *,
+                     endpoint_families: dict | None = None) -> pd.DataFrame:
+    """Pooled effects side by side (unadjusted, + clinical, + control scores) over the same cohorts.
+
+    Per stratum, endpoint family and signature, only cohorts with an estimate from all three
+    models enter any column, so the columns differ only by the adjustment.
+    """
+    from . import meta
+
+    columns = ["stratum", "signature", "role", "endpoint", "cohorts", "k",
+               *[label for _, label in ADJUSTMENT_MODELS], "note"]
+    if per_cohort.empty:
+        return pd.DataFrame(columns=columns)
+    family = meta.family_of(endpoint_families)
+    rows = per_cohort[(per_cohort["method"] == method) & per_cohort["pooled"].astype(bool)
+                      & per_cohort["model"].str.match(r"^(logistic|cox)(_adj|_adj_controls)?$")]
+    rows = rows[np.isfinite(rows["log_effect"].astype(float)) & (rows["se"].astype(float) > 0)]
+    rows = rows.assign(family=rows["endpoint"].map(lambda e: family.get(e, e)),
+                       base=rows["model"].str.replace(r"_adj.*$", "", regex=True))
+    out = []
+    for (_question, _era, fam, signature, base), grp in rows.groupby(
+            ["question", "era", "family", "signature", "base"], sort=False):
+        names = [base + suffix for suffix, _ in ADJUSTMENT_MODELS]
+        common = set.intersection(*[set(grp.loc[grp["model"] == m, "cohort"]) for m in names])
+        row = {"stratum": grp["stratum"].iloc[0], "signature": signature,
+               "role": grp["role"].iloc[0], "endpoint": fam, "cohorts": ",".join(sorted(common)),
+               "k": len(common), "note": ""}
+        pooled = meta.pool([grp[grp["cohort"].isin(common)]],
+                           endpoint_families=endpoint_families) if len(common) >= 2 else None
+        for (_suffix, label), name in zip(ADJUSTMENT_MODELS, names, strict=True):
+            hit = pooled[pooled["model"] == name] if pooled is not None else pd.DataFrame()
             row[label] = effect_ci(hit.iloc[0]) if len(hit) else "NA"
-        rows.append(row)
-    return pd.DataFrame(rows)
+        if len(common) < 2:
+            row["note"] = f"{len(common)} cohort(s) with all three models: not pooled"
+        out.append(row)
+    return pd.DataFrame(out, columns=columns)
+
+
+FOREST_MODELS = ("logistic", "cox", "interaction")
+
+
+def _forest_section(sig, per_cohort: pd.DataFrame, meta_response: pd.DataFrame,
+                    meta_survival: pd.DataFrame) -> dict | None:
+    """Forest plots of one signature: one per evidence stratum, endpoint family and model."""
+    meta = pd.concat([meta_response, meta_survival], ignore_index=True)
+    if per_cohort.empty or meta.empty:
+        return None
+    meta = meta[(meta["signature"] == sig.name) & meta["model"].isin(FOREST_MODELS)]
+    section = {"name": sig.name, "title": f"{sig.name} ({sig.role})", "figures": []}
+    for (question, era, family, model), pooled in meta.groupby(
+            ["question", "era", "endpoint", "model"], sort=False):
+        endpoints = {e for text in pooled["endpoints"].dropna().astype(str)
+                     for e in text.split(",") if e} or {family}
+        rows = per_cohort[(per_cohort["signature"] == sig.name)
+                          & (per_cohort["question"] == question) & (per_cohort["era"] == era)
+                          & (per_cohort["model"] == model) & per_cohort["endpoint"].isin(endpoints)
+                          & per_cohort["pooled"].astype(bool)]
+        if rows.empty:
+            continue
+        effect = pooled["effect_type"].iloc[0]
+        label = f"{effect} ({family})"
+        stratum = pooled["stratum"].iloc[0]
+        section["figures"].append({
+            "uri": _lazy(figures.forest, rows, pooled, title=f"{sig.name}: {label}\n{stratum}",
+                         xlabel=label),
+            "alt": f"Forest plot of {sig.name} {label}, {stratum}",
+            "caption": f"{label}, {stratum}: per-cohort estimates (95% CI) and, per scoring "
+                       f"method, the pooled diamond ({INTERVAL_RULE}; k in the label)."})
+    return section if section["figures"] else None
 
 
 def save_figures(figs: dict[str, dict], directory: Path) -> None:
@@ -193,15 +261,15 @@ def primary_summary(primary: dict | None, meta_response: pd.DataFrame,
         return {"statement": "No primary hypothesis is declared in config.yaml (report.primary).",
                 "sentence": "", "table": None}
     meta = meta_response if primary["endpoint"] == "pcr" else meta_survival
-    match = meta[(meta["signature"] == primary["signature"]) & (meta["method"] == primary["method"])
-                 & (meta["endpoint"] == primary["endpoint"]) & (meta["model"] == primary["model"])]
-    rows = per_cohort[(per_cohort["signature"] == primary["signature"])
+    match = meta[(meta["analysis"] == "primary")] if "analysis" in meta else meta.iloc[:0]
+    rows = per_cohort[(per_cohort["question"] == "within_trastuzumab")
+                      & (per_cohort["signature"] == primary["signature"])
                       & (per_cohort["method"] == primary["method"])
                       & (per_cohort["endpoint"] == primary["endpoint"])
                       & (per_cohort["model"] == primary["model"])
                       & per_cohort["pooled"].astype(bool)] if not per_cohort.empty else per_cohort
     what = (f"{primary['signature']} ({primary['method']}), endpoint {primary['endpoint']}, "
-            f"model {primary['model']}")
+            f"model {primary['model']}, within trastuzumab-treated patients")
     if match.empty or not np.isfinite(match["effect"].iloc[0]):
         note = match["note"].iloc[0] if not match.empty else "no pooled row"
         sentence = f"{what}: not pooled ({note})."
@@ -223,8 +291,81 @@ def primary_summary(primary: dict | None, meta_response: pd.DataFrame,
             "The estimate points in the hypothesised direction"
             if consistent else "The estimate points against the hypothesised direction"
         ) + (" and its 95% CI excludes 1." if significant else ", but its 95% CI includes 1.")
+        if int(m["k"]) == 2:
+            sentence += (" A random-effects interval from two cohorts is fragile; the two "
+                         f"cohort estimates are {m['cohort_effects']}.")
+        if str(m.get("hksj_q_below_1")) == "True":
+            sentence += (f" HKSJ q = {m['hksj_q']:.3g} < 1: the cohorts agree more than their "
+                         "standard errors imply, so the HKSJ standard error is below the "
+                         "DerSimonian–Laird one; the DL normal interval is "
+                         f"{m['dl_ci_low']:.2f}–{m['dl_ci_high']:.2f}.")
     return {"statement": primary.get("statement", what), "sentence": sentence,
             "table": to_table(_results_view(rows)) if len(rows) else None}
+
+
+def _qc_columns(qc: dict, score_qc_path: str | None) -> dict:
+    """PAM50-from-expression calls (and agreement with published calls), GSVA gene filter."""
+    called = qc.get("pam50_called") or {}
+    called = called if isinstance(called, dict) else {}
+    agreement = called.get("agreement")
+    agreement = agreement if isinstance(agreement, dict) else {}
+    if called.get("status") == "called":
+        text = f"{called.get('counts', {}).get('Her2', 0)} HER2-E; genes " \
+               f"{called.get('genes_used', 'NA')}/{called.get('genes_total', 'NA')}"
+        if agreement:
+            text += (f"; vs published: {agreement['percent']:.1f}% agree, "
+                     f"κ = {agreement['kappa']:.2f} (n = {agreement['n']})")
+    else:
+        text = called.get("note", "not called")
+    dropped = "NA"
+    if score_qc_path and Path(score_qc_path).is_file():
+        gsva = json.loads(Path(score_qc_path).read_text(encoding="utf-8")).get("gsva") or {}
+        dropped = gsva.get("constant_genes_dropped", "NA")
+    return {"PAM50 from expression": text, "GSVA constant genes dropped": dropped}
+
+
+def _methods_text(config: dict, settings: Settings) -> str:
+    """The methods paragraph, from the run's configuration."""
+    scoring = config.get("scoring", {})
+    auc = ("DeLong SE with a normal interval on the AUC scale (pROC's default)"
+           if settings.auc_ci == "delong" else "DeLong SE with a logit-scale interval")
+    families = config.get("meta", {}).get("endpoint_families", {})
+    family_text = "; ".join(f"{k}: {', '.join(v)}" for k, v in families.items())
+    return (
+        "Expression was harmonised per cohort to gene-level log2 values (units conversion and "
+        "duplicate collapse as listed per cohort); replicate samples of one patient are collapsed "
+        "by the manifest's declared rule, and a sample or patient that appears in two configured "
+        "cohorts stops the run. PAM50 subtypes were called from expression by nearest centroid "
+        "(Spearman correlation to the PAM50 centroids after median-centring each gene within the "
+        "cohort; Parker et al. 2009). Signatures were scored per cohort with "
+        f"{', '.join(scoring.get('methods', []))} (zmean: mean of per-gene z-scores; combined z "
+        "(Lee et al. 2008) only for up/down sets; singscore (Foroutan et al. 2018); single-sample "
+        f"GSEA (Barbie et al. 2009, weight {scoring.get('ssgsea_alpha', 0.25)}, unnormalised ES); "
+        "GSVA (Hänzelmann et al. 2013; genes constant across the cohort dropped as R GSVA does); "
+        "mRNA stemness index (Malta et al. 2018)). Every analysis is within HER2-positive "
+        "samples and answers one evidence stratum: within trastuzumab-treated patients (treated "
+        "cohorts, trastuzumab arms of randomised trials, trastuzumab arms of multi-arm trials as "
+        "one estimate with arm as covariate), the score × trastuzumab interaction in randomised "
+        "trials, the no-trastuzumab arm, score × arm against the declared reference arm in "
+        "multi-arm trials, and prognosis without recorded trastuzumab. pCR was related to "
+        f"scores by ROC AUC ({auc}; Mann–Whitney p) and logistic regression per 1 SD within the "
+        "analysed samples; Firth's penalised likelihood (profile-likelihood CI, penalised "
+        "likelihood-ratio p, as logistf) replaces ML when events are few or the data separate. "
+        "Survival: Cox regression per 1 SD (Breslow ties), the exact proportional-hazards score "
+        "test of survival ≥ 3.0 (cox.zph), and a pre-specified split log-rank test. Adjusted "
+        "models are fitted on their own complete cases; a covariate constant among them is "
+        "dropped and named in the row's note, and each row lists the covariates that entered. "
+        "The PAM50 HER2-enriched call is a positive control (HER2-E vs other, and its "
+        "interaction with trastuzumab in randomised trials). Each signature is compared with "
+        "1,000 random gene sets of the same size matched on mean expression (Venet et al. "
+        "2011). Benjamini–Hochberg q values are computed within the families declared in the "
+        "configuration. Per-cohort log effects were pooled only within one stratum, treatment "
+        f"era and endpoint family ({family_text}): DerSimonian–Laird τ² with the "
+        "Hartung–Knapp–Sidik–Jonkman interval and p (t, k − 1 df) at every k, chosen by the "
+        "calibration benchmark; DerSimonian–Laird and Paule–Mandel normal intervals, I², a 95% "
+        "prediction interval and leave-one-out ranges alongside; rows where the HKSJ scale "
+        "factor q < 1 (HKSJ standard error below the DerSimonian–Laird one) are flagged, and "
+        "two-cohort intervals are marked fragile. Scores are never pooled across cohorts.")
 
 
 def _load_cohort(path: str) -> tuple[pd.DataFrame, dict, np.ndarray]:
@@ -270,25 +411,45 @@ def _qc_figures(obs: pd.DataFrame, X: np.ndarray, scores: pd.DataFrame, cohort: 
     return out
 
 
+SHORT_QUESTION = {"within_trastuzumab": "treated", "prognosis": "prognosis",
+                  "within_untreated_arm": "untreated arm"}
+
+
 def heatmap_table(per_cohort: pd.DataFrame, meta: pd.DataFrame, *, method: str, model: str,
-                  signatures: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Wide log-effect matrix (signature × cohort[:endpoint] + pooled), marks and long table."""
-    rows = per_cohort[(per_cohort["method"] == method) & (per_cohort["model"] == model)
-                      & per_cohort["pooled"].astype(bool)] if not per_cohort.empty else per_cohort
+                  signatures: list[str], question: str | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Wide log-effect matrix (signature × cohort[:endpoint] + pooled), marks and long table.
+
+    ``question`` keeps one evidence stratum; otherwise columns name their stratum. Pooled
+    columns come last.
+    """
+    keep = per_cohort["pooled"].astype(bool) & (per_cohort["method"] == method) & (
+        per_cohort["model"] == model) if not per_cohort.empty else None
+    if keep is None or not keep.any():
+        return pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
+    rows = per_cohort[keep]
+    pooled = meta[(meta["method"] == method) & (meta["model"] == model)
+                  & np.isfinite(meta["effect"].astype(float))]
+    if question:
+        rows, pooled = rows[rows["question"] == question], pooled[pooled["question"] == question]
     if rows.empty:
         return pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
-    rows = rows.assign(column=rows["cohort"] + (":" + rows["endpoint"]
-                                                 if model != "logistic" else ""))
-    pooled = meta[(meta["method"] == method) & (meta["model"] == model)]
-    pooled = pooled.assign(column="pooled" + (":" + pooled["endpoint"]
-                                               if model != "logistic" else ""),
-                           cohort="pooled")
+
+    def label(frame, first):
+        text = first + (":" + frame["endpoint"] if model != "logistic" else "")
+        return text if question else text + " (" + frame["question"].map(
+            lambda q: SHORT_QUESTION.get(q, q)) + ")"
+
+    rows = rows.assign(column=label(rows, rows["cohort"]))
+    pooled = pooled.assign(column=label(pooled, "pooled"), cohort="pooled")
     long = pd.concat([rows, pooled], ignore_index=True)[
-        ["signature", "column", "cohort", "endpoint", "model", "method", "log_effect", "effect",
-         "p", "q"]]
+        ["signature", "column", "cohort", "question", "endpoint", "model", "method",
+         "log_effect", "effect", "p", "q"]]
     order = [s for s in signatures if s in set(long["signature"])]
+    columns = list(dict.fromkeys(rows["column"])) + list(dict.fromkeys(pooled["column"]))
     values = long.pivot_table(index="signature", columns="column", values="log_effect",
-                              aggfunc="first", dropna=False).reindex(order)
+                              aggfunc="first", dropna=False).reindex(index=order,
+                                                                     columns=columns)
     marks = long.assign(mark=np.where(long["q"] < 0.05, "**", np.where(long["p"] < 0.05, "*", ""))
                         ).pivot_table(index="signature", columns="column", values="mark",
                                       aggfunc="first").reindex(index=values.index,
@@ -305,10 +466,11 @@ def _cohort_figures(obs: pd.DataFrame, scores: pd.DataFrame, response: pd.DataFr
     method = zmean["method"].iloc[0] if len(zmean) else ""
     wide = zmean.pivot(index="sample", columns="signature", values="score") if len(zmean) else \
         pd.DataFrame()
-    # the samples of the pooled subgroup(s), exactly as the association stage selects them
+    # the samples of the within-trastuzumab (or prognosis) subgroups, as the association stage
+    # selects them; arm-level and untreated-arm subgroups are in the tables
     her2 = np.zeros(len(obs), bool)
-    for _label, _question, mask, pooled in subgroups(obs, design):
-        if pooled:
+    for _label, question, mask, _pooled in subgroups(obs, design):
+        if question in FIGURE_QUESTIONS:
             her2 |= np.asarray(mask, bool)
     # figures for the hypothesis (and demo) signatures; controls are in the tables
     named = [s for s in signatures if s.name in wide.columns and wide[s.name].notna().any()
@@ -465,6 +627,7 @@ def _build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: 
             "trastuzumab": counts.get("trastuzumab", np.nan),
             "pCR events": counts.get("pcr_events", np.nan),
             "survival events": surv_events or "—", "coverage (hypothesis sets)": cov_text,
+            **_qc_columns(qc, inputs.get("score_qc", [None] * len(cohorts))[i]),
             "warnings": len(warnings)})
         scores = read(inputs["scores"][i])
         resp_figs, surv_figs = _cohort_figures(obs, scores, responses[i], survivals[i], catalogue,
@@ -511,30 +674,11 @@ def _build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: 
             })
         write_text(out_dir_path / f"cohort_{cohort}.html", page)
 
-    forests = []
-    for sig in catalogue:
-        section = {"title": f"{sig.name} ({sig.role})", "figures": []}
-        endpoints = [("pcr", "logistic", "OR per SD (pCR)", meta_response)] + [
-            (e, "cox", f"HR per SD ({e.upper()})", meta_survival)
-            for e in sorted(per_cohort["endpoint"].unique()) if e != "pcr"
-        ] if not per_cohort.empty else []
-        for endpoint, model, label, meta in endpoints:
-            rows = per_cohort[(per_cohort["signature"] == sig.name)
-                              & (per_cohort["endpoint"] == endpoint)
-                              & (per_cohort["model"] == model) & per_cohort["pooled"].astype(bool)]
-            if rows.empty:
-                continue
-            pooled = meta[(meta["signature"] == sig.name) & (meta["endpoint"] == endpoint)
-                          & (meta["model"] == model)]
-            section["figures"].append({
-                "uri": _lazy(figures.forest, rows, pooled, title=f"{sig.name}: {label}", xlabel=label),
-                "alt": f"Forest plot of {sig.name} {label} across cohorts",
-                "caption": f"{label}: per-cohort estimates and random-effects pooled diamond "
-                           "per scoring method."})
-        if section["figures"]:
-            forests.append(section)
-            all_figures.update({f"forest_{sig.name}_{n}": f
-                                for n, f in enumerate(section["figures"])})
+    forests = [section for sig in catalogue
+               if (section := _forest_section(sig, per_cohort, meta_response, meta_survival))]
+    for section in forests:
+        all_figures.update({f"forest_{section['name']}_{n}": f
+                            for n, f in enumerate(section["figures"])})
 
     checksum_rows += [{"cohort": "(signatures)", "file": r["source"], "sha256": r["sha256"],
                        "bytes": np.nan, "source": r["version"]}
@@ -546,35 +690,16 @@ def _build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: 
     synthetic_note = (f"Cohorts {', '.join(synthetic_cohorts)} are synthetic demo data generated "
                       "by her2atlas.demo with a planted effect; they are not real patients."
                       if synthetic_cohorts else "")
-    methods_text = (
-        "Expression was harmonised per cohort to gene-level log2 values (units conversion and "
-        "duplicate collapse as listed per cohort). Signatures were scored per cohort with "
-        f"{', '.join(config.get('scoring', {}).get('methods', []))}: mean of per-gene z-scores "
-        "(zmean), combined z (Lee et al. 2008), singscore (Foroutan et al. 2018), single-sample "
-        "GSEA (Barbie et al. 2009, weight "
-        f"{config.get('scoring', {}).get('ssgsea_alpha', 0.25)}, unnormalised ES), GSVA "
-        "(Hänzelmann et al. 2013) and the mRNA stemness index (Malta et al. 2018). Within "
-        "HER2-positive samples (the trastuzumab-treated ones where recorded), pCR was related "
-        "to scores by ROC AUC (DeLong 95% CI, Mann–Whitney p) and logistic regression per 1 SD; "
-        "survival by Cox regression per 1 SD (Breslow ties) and a "
-        "pre-specified split log-rank test, with a Schoenfeld-residual check of proportional "
-        "hazards; adjusted models add ER status and, separately, the immune and proliferation "
-        "control scores; Firth's penalised likelihood replaces ML when events are few or the "
-        "data separate. Randomised ± trastuzumab cohorts add the score × trastuzumab "
-        "interaction. Each signature's association is also compared with 1,000 "
-        "random gene sets of the same size matched on mean expression (Venet et al. 2011; "
-        "empirical p per cohort). Benjamini–Hochberg q values are computed within the "
-        "families declared in the configuration. Per-cohort log effects were pooled with "
-        "DerSimonian–Laird random effects (I², τ²; Paule–Mandel τ² alongside), with a "
-        "Hartung–Knapp–Sidik–Jonkman interval when few cohorts contribute, a 95% prediction "
-        "interval and leave-one-out ranges. Scores are never pooled across cohorts.")
+    methods_text = _methods_text(config, settings)
     method = (primary or {}).get("method", "zmean")
     names = [sig.name for sig in catalogue]
     heatmaps, heat_tables = [], []
-    for model, label in (("logistic", "log OR per SD (pCR)"), ("cox", "log HR per SD")):
+    for model, label, question in (
+            ("logistic", "log OR per SD (pCR, within trastuzumab-treated)", "within_trastuzumab"),
+            ("cox", "log HR per SD", None)):
         values, marks, long = heatmap_table(per_cohort, pd.concat(
             [meta_response, meta_survival], ignore_index=True), method=method, model=model,
-            signatures=names)
+            signatures=names, question=question)
         if values.empty:
             continue
         heat_tables.append(long)
@@ -585,8 +710,8 @@ def _build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: 
                                     "declared family); pooled = random-effects estimate."})
     all_figures.update({f"heatmap_{n}": f for n, f in enumerate(heatmaps)})
     tables_dir = out_dir_path / "tables"
-    adjustment = adjustment_table(pd.concat([meta_response, meta_survival], ignore_index=True),
-                                  method)
+    adjustment = adjustment_table(per_cohort, method, endpoint_families=config.get(
+        "meta", {}).get("endpoint_families"))
     derived = {"cohorts": pd.DataFrame(cohort_rows), "adjustment": adjustment,
                "software": software_versions(), "checksums": pd.DataFrame(checksum_rows),
                "warnings": pd.DataFrame(all_warnings, columns=["cohort", "warning"]),
@@ -606,6 +731,7 @@ def _build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: 
         meta_survival=to_table(_meta_view(meta_survival)),
         signature_table=to_table(sig_table), signature_pages=list(signature_names),
         methods_text=methods_text, software=to_table(software_versions()),
+        interval_rule=INTERVAL_RULE,
         checksums=to_table(pd.DataFrame(checksum_rows)),
         config_yaml=yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
         generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), version=__version__)

@@ -7,6 +7,7 @@ rule report:
         cohorts=expand("results/cohorts/{cohort}.h5ad", cohort=COHORTS),
         scores=expand("results/scores/{cohort}.tsv", cohort=COHORTS),
         coverage=expand("results/scores/{cohort}.coverage.tsv", cohort=COHORTS),
+        score_qc=expand("results/scores/{cohort}.json", cohort=COHORTS),
         concordance=expand("results/scores/{cohort}.concordance.tsv", cohort=COHORTS),
         null=expand("results/null/{cohort}.tsv", cohort=COHORTS),
         response=expand("results/stats/{cohort}/response.tsv", cohort=COHORTS),
