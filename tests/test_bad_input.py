@@ -284,7 +284,13 @@ def test_pcr_all_one_class_is_a_documented_skip(tmp_path, cohort_dir):
                            "genes_in_set": 3})
     response, _ = associate_cohort(adata.obs, scores, cohort="c", design="trastuzumab_treated",
                                    endpoints={"response": "pcr"}, roles={})
-    assert response.empty or response["effect"].isna().all()
+    # 90 samples, all RD: no model is fitted, and each row says so with the counts and the rule
+    assert len(response) > 0 and response["effect"].isna().all()
+    logistic = response[response["model"].str.startswith("logistic")]
+    assert set(logistic["model"]) == {"logistic", "logistic_adj"}
+    assert (logistic["n"] == 90).all() and (logistic["events"] == 0).all()
+    assert set(logistic["note"]) == {"not fitted: 0 pCR / 90 non-pCR (minimum 5 each)"}
+    assert response["note"].fillna("").str.startswith("not fitted").all()
 
 
 # ---- signatures ------------------------------------------------------------------------------

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 from her2atlas.demo import write_demo
 
 from conftest import REPO
-from pipeline_helpers import make_workdir, snakemake
+from pipeline_helpers import make_workdir, planned_jobs, snakemake
 
 pytestmark = pytest.mark.pipeline
+# rules that never reach sbatch: `localrule: True` downloads and the target rule
+LOCAL = {"fetch", "fetch_signatures", "fetch_pam50", "all"}
 TOOLS = ["sbatch", "sacct", "squeue", "scancel", "srun", "sinfo", "scontrol", "sacctmgr",
          "sshare"]
 
@@ -26,6 +31,13 @@ def _install_standins(bin_dir: Path) -> None:
         path = bin_dir / tool
         path.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{script}" "{tool}" "$@"\n')
         path.chmod(path.stat().st_mode | stat.S_IEXEC)
+
+
+def _submitted_rule(args: list[str]) -> str:
+    """The rule of one sbatch call, from the plugin's ``--comment rule_<name>[_wildcards_...]``."""
+    comment = next(args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--comment")
+    assert comment.startswith("rule_"), comment
+    return comment.removeprefix("rule_").split("_wildcards_")[0]
 
 
 def _tsvs(root: Path) -> dict[str, bytes]:
@@ -51,13 +63,18 @@ def test_demo_through_the_slurm_executor_equals_a_local_run(demo_run, tmp_path,
     state = tmp_path / "slurm-state"
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("SLURM_STANDIN_STATE", str(state))
-    snakemake(work, "--profile", "profiles/slurm", "--configfile", "demo/config.yaml",
-              "--jobs", "4", "--slurm-init-seconds-before-status-checks", "1",
-              "--latency-wait", "5")
-    submitted = (state / "sbatch.log").read_text().splitlines()
-    # every non-local job went through sbatch; downloads ran on the submit host
-    assert len(submitted) >= 20
-    assert not any('"fetch' in line and "rule_fetch" in line for line in submitted)
+    result = snakemake(work, "--profile", "profiles/slurm", "--configfile", "demo/config.yaml",
+                       "--jobs", "4", "--slurm-init-seconds-before-status-checks", "1",
+                       "--latency-wait", "5")
+    planned = planned_jobs(result.stdout + result.stderr)
+    submitted = Counter(_submitted_rule(json.loads(line)["args"])
+                        for line in (state / "sbatch.log").read_text().splitlines())
+    # downloads are local rules: planned (one per demo cohort, one for the gene sets) but run on
+    # the submit host; every other job went through sbatch exactly once ('all' runs nothing)
+    cohorts = yaml.safe_load((REPO / "demo/config.yaml").read_text())["cohorts"]
+    assert planned["fetch"] == len(cohorts) and planned["fetch_signatures"] == 1
+    assert planned["fetch_pam50"] == 1
+    assert submitted == Counter({rule: n for rule, n in planned.items() if rule not in LOCAL})
     local, remote = _tsvs(demo_run), _tsvs(work)
     assert local.keys() == remote.keys() and len(local) > 20
     different = [k for k in local if local[k] != remote[k]]

@@ -6,6 +6,7 @@ import copy
 
 import pytest
 import yaml
+from snakemake.utils import update_config
 
 from her2atlas.errors import Her2AtlasError
 from her2atlas.manifest import load_manifest
@@ -18,22 +19,72 @@ def _config():
     return load_yaml(REPO / "config.yaml")
 
 
-@pytest.mark.parametrize("extra", [None, "demo/config.yaml", "config/offline.yaml"])
-def test_shipped_configs_validate_and_name_existing_manifests(extra):
+def _merged(extra: str | None) -> dict:
+    """config.yaml with ``extra`` laid over it as ``snakemake --configfile extra`` does.
+
+    Snakemake merges mappings recursively (``snakemake.utils.update_config``): a key the extra
+    file does not set keeps config.yaml's value at every depth, and lists replace lists.
+    """
     merged = _config()
     if extra:
-        merged.update(load_yaml(REPO / extra))
+        update_config(merged, load_yaml(REPO / extra))
+    return merged
+
+
+def _declared_signatures(config: dict) -> set[str]:
+    """Names of every signature a config declares (selected sets, custom sets, weights)."""
+    section = config["signatures"]
+    names = {entry.get("name", entry["set"]) for entry in section.get("select", [])}
+    names |= {entry["name"] for entry in section.get("custom", [])}
+    names |= {entry["name"] for entry in section.get("weights", [])}
+    return names
+
+
+def test_configs_merge_deeply_as_snakemake_does():
+    base = _config()
+    demo = _merged("demo/config.yaml")
+    # demo/config.yaml sets signatures.{min_coverage, collections, select, weights}; the deep
+    # merge keeps config.yaml's signatures.custom and min_genes (a shallow merge drops them)
+    assert demo["signatures"]["custom"] == base["signatures"]["custom"]
+    assert demo["signatures"]["min_genes"] == base["signatures"]["min_genes"]
+    assert demo["signatures"]["select"] == load_yaml(REPO / "demo/config.yaml")["signatures"][
+        "select"]
+    assert demo["association"] == base["association"] and demo["meta"] == base["meta"]
+    offline = _merged("config/offline.yaml")
+    assert offline["cohorts"] == ["gse42822_trastuzumab", "transneo_her2", "tcga_brca_subset",
+                                  "scanb_gse96058_subset"]
+    assert offline["allow_download"] is False and offline["signatures"] == base["signatures"]
+
+
+@pytest.mark.parametrize("extra", [None, "demo/config.yaml", "config/offline.yaml"])
+def test_shipped_configs_validate_and_name_existing_manifests(extra):
+    merged = _merged(extra)
     validate(merged, CONFIG_SCHEMA, file=extra or "config.yaml")
     for cohort in merged["cohorts"]:
         assert (REPO / "workflow" / "cohorts" / f"{cohort}.yaml").is_file(), cohort
+    # the primary hypothesis names a signature the merged config declares
+    assert merged["primary"]["signature"] in _declared_signatures(merged)
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "workflow" / "cohorts").glob("*.yaml")),
                          ids=lambda p: p.stem)
 def test_every_manifest_validates(path):
     manifest = load_manifest(path, MANIFEST_SCHEMA)
-    assert manifest["expected"].get("samples", 1) > 0 or manifest.get("unverified")
-    assert manifest["expected"] or manifest.get("unverified")  # counts asserted or said unknown
+    expected = manifest["expected"]
+    unverified = str(manifest.get("unverified") or "").strip()
+    if not unverified:  # a verified manifest asserts its sample and HER2+ counts
+        assert {"samples", "her2_positive"} <= expected.keys(), sorted(expected)
+    if "samples" in expected:
+        assert expected["samples"] > 0
+        over = {k: v for k, v in expected.items() if v > expected["samples"]}
+        assert not over, f"counts above the {expected['samples']} samples: {over}"
+    else:  # no sample count asserted: the manifest says why, and asserts no partial counts
+        assert unverified, "no expected sample count and no `unverified` statement"
+        assert expected == {}, sorted(expected)
+    for key, events in expected.items():  # x_events <= x_labelled for every endpoint
+        labelled = key.replace("_events", "_labelled")
+        if key.endswith("_events") and labelled in expected:
+            assert events <= expected[labelled], key
 
 
 def test_unknown_config_key_is_named_with_allowed_keys():
