@@ -298,3 +298,67 @@ def test_declared_subset_of_a_configured_cohort_is_not_pooled():
     assert resp["note"].str.contains("not pooled: a declared subset of parent_cohort").all()
     assert CohortDesign.from_manifest({"design": "trastuzumab_treated", "subset_of": "p"},
                                       ["c"]).parent is None  # parent not configured: pooled
+
+
+def test_declared_arms_must_match_the_data_and_the_trastuzumab_field():
+    from her2atlas.errors import Her2AtlasError
+
+    obs, scores = _three_arm()
+    typo = CohortDesign("multi_arm_anti_her2", reference_arm="TH", trastuzumab_arms=["TH", "THl"])
+    with pytest.raises(Her2AtlasError) as info:
+        associate_cohort(obs, scores, cohort="t", design=typo, endpoints={"response": "pcr"},
+                         roles={})
+    assert "arm(s) THl not among the data's arms" in str(info.value)
+    assert "arms in the data: TH, THL, TL" in str(info.value)
+    wrong = CohortDesign("multi_arm_anti_her2", reference_arm="TH", trastuzumab_arms=["TH", "TL"])
+    with pytest.raises(Her2AtlasError, match="arm TL is declared to contain trastuzumab but its "
+                                             r"trastuzumab field says \[False\]"):
+        associate_cohort(obs, scores, cohort="t", design=wrong, endpoints={"response": "pcr"},
+                         roles={})
+    with pytest.raises(Her2AtlasError, match="needs the `trastuzumab` field"):
+        subgroups(obs.drop(columns="trastuzumab"), "randomised_trastuzumab")
+
+
+def test_treated_subset_of_a_mixed_era_cohort_is_of_the_trastuzumab_era():
+    obs, scores = _cohort(seed=15, design_arm=True)
+    design = CohortDesign("not_trastuzumab_treated", era="mixed")
+    resp, _ = associate_cohort(obs, scores, cohort="u", design=design,
+                               endpoints={"response": "pcr"}, roles={})
+    eras = resp.groupby("question")["era"].unique().to_dict()
+    assert list(eras["within_trastuzumab"]) == ["trastuzumab"]
+    assert list(eras["prognosis"]) == ["mixed"]
+
+
+def test_her2e_control_uses_published_and_called_pam50_and_firth_for_sparse_cells():
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(9)
+    n = 80
+    called = np.where(rng.random(n) < 0.3, "Her2", "LumB")
+    published = np.where(rng.random(n) < 0.3, "HER2-enriched", "Luminal B")
+    pcr = (rng.random(n) < np.where(called == "Her2", 0.6, 0.3)).astype(int)
+    obs = pd.DataFrame({"her2_status": "positive", "er_status": "negative",
+                        "pam50_called": called, "pam50": published,
+                        "trastuzumab": pd.array([True] * n, dtype="boolean"),
+                        "pcr": pd.array(pcr, dtype="Int8")}, index=[f"S{i}" for i in range(n)])
+    scores = pd.DataFrame({"sample": obs.index, "signature": "SIG", "method": "zmean",
+                           "score": rng.normal(size=n)})
+    resp, _ = associate_cohort(obs, scores, cohort="p", design="trastuzumab_treated",
+                               endpoints={"response": "pcr"}, roles={},
+                               settings=Settings(adjust_for=[]))
+    ctrl = resp[(resp.signature == "PAM50_HER2E") & (resp.model == "logistic")]
+    assert set(ctrl["method"]) == {"pam50_called", "pam50_published"}
+    assert (ctrl["role"] == "positive_control").all() and ctrl["pooled"].all()
+    row = ctrl.set_index("method").loc["pam50_called"]
+    x = (called == "Her2").astype(float)
+    ref = sm.Logit(pcr, sm.add_constant(x)).fit(disp=0)
+    assert row["effect"] == pytest.approx(np.exp(ref.params[1]), rel=1e-7)  # cells all >= 5
+    assert row["formula"] == "pcr ~ her2_enriched" and row["effect_type"] == "OR HER2-E vs other"
+    obs.loc[obs.index[(called == "Her2") & (pcr == 0)][2:], "pcr"] = 1  # leave 2 HER2-E non-pCR
+    resp, _ = associate_cohort(obs, scores, cohort="p", design="trastuzumab_treated",
+                               endpoints={"response": "pcr"}, roles={},
+                               settings=Settings(adjust_for=[]))
+    sparse = resp[(resp.signature == "PAM50_HER2E") & (resp.method == "pam50_called")
+                  & (resp.model == "logistic")].iloc[0]
+    assert sparse["estimator"] == "Firth (2 × 2 cell of 2)"
+    assert sparse["ci_method"] == "profile penalised likelihood"

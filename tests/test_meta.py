@@ -353,3 +353,24 @@ def test_compare_models_uses_the_same_cohorts():
     assert out.iloc[0]["log_effect"] == _approx(base["estimate"])
     assert out["note"].str.contains("left out \\(an estimate under one model only\\): c").all()
     assert (out["comparison"] == "logistic vs logistic_adj, same cohorts").all()
+
+
+def test_two_rows_matching_the_primary_stop_the_pooling():
+    primary = {"signature": "SIG", "method": "zmean", "endpoint": "pcr", "model": "logistic"}
+    rows = [_row(f"t{i}", 0.1 * i, 0.3) for i in range(3)]
+    rows += [_row(f"m{i}", 0.1 * i, 0.3, era="mixed") for i in range(3)]
+    with pytest.raises(ValueError, match="more than one pooled row matches the primary"):
+        pool([_table(rows)], primary=primary)
+
+
+@pytest.mark.parametrize(("question", "effect_type", "y", "text"), [
+    ("within_trastuzumab", "OR per SD", -0.5, "higher score → less pCR"),
+    ("within_trastuzumab", "OR HER2-E vs other", 0.5, "HER2-enriched → more pCR"),
+    ("treatment_effect", "OR trastuzumab vs not", 0.5, "trastuzumab → more pCR"),
+    ("trastuzumab_interaction", "interaction OR", -0.5,
+     "score's OR for pCR lower with trastuzumab than without"),
+])
+def test_pooled_direction_names_what_the_effect_compares(question, effect_type, y, text):
+    rows = [{**_row(f"c{i}", y + 0.05 * i, 0.3, question=question), "effect_type": effect_type}
+            for i in range(3)]
+    assert pool([_table(rows)]).iloc[0]["direction"] == text

@@ -30,7 +30,7 @@ import pandas as pd
 from . import model_specs as ms
 from . import stats
 from .clinical import as_float_array
-from .strata import CohortDesign, reference_arm, stratum_label, subgroups
+from .strata import CohortDesign, era_of, reference_arm, stratum_label, subgroups
 
 COLUMNS = [
     "analysis", "cohort", "design", "question", "era", "stratum", "subgroup", "signature", "role",
@@ -39,7 +39,13 @@ COLUMNS = [
     "direction", "ph_p", "ph_flag", "pooled", "note",
 ]
 
-HER2E = ("PAM50_HER2E", "pam50_called")
+HER2E_SIGNATURE = "PAM50_HER2E"
+HER2E = (HER2E_SIGNATURE, "pam50_called")
+
+
+def is_her2e(key: tuple[str, str]) -> bool:
+    """True for the HER2-enriched positive-control indicator (called or published PAM50)."""
+    return key[0] == HER2E_SIGNATURE
 
 __all__ = ["COLUMNS", "Settings", "associate_cohort", "subgroups", "CohortDesign"]
 
@@ -86,9 +92,26 @@ def _direction_surv(b: float) -> str:
     return "higher score → worse survival" if b > 0 else "higher score → better survival"
 
 
-def fit_logistic(X: np.ndarray, y: np.ndarray, settings: Settings) -> tuple[stats.Fit, str]:
-    """ML logistic regression, or Firth when configured, events are few, or ML separates."""
+SPARSE_CELL = 5  # a 0/1 predictor with a predictor × outcome cell below this is fitted by Firth
+
+
+def sparse_cell(x: np.ndarray, y: np.ndarray) -> int:
+    """Smallest cell of the 2 × 2 table of a 0/1 predictor ``x`` by the outcome ``y``."""
+    return int(min(((x == a) & (y == b)).sum() for a in (0, 1) for b in (0, 1)))
+
+
+def fit_logistic(X: np.ndarray, y: np.ndarray, settings: Settings, *,
+                 binary_column: int | None = None) -> tuple[stats.Fit, str]:
+    """ML logistic regression, or Firth when configured, events are few, or ML separates.
+
+    ``binary_column``: a 0/1 predictor whose sparse 2 × 2 cells (below :data:`SPARSE_CELL`)
+    also call for Firth, since the ML Wald interval is unreliable there.
+    """
     events = min(int(y.sum()), int(len(y) - y.sum()))
+    if settings.firth == "auto" and binary_column is not None:
+        smallest = sparse_cell(X[:, binary_column], y)
+        if smallest < SPARSE_CELL:
+            return stats.firth_logistic_fit(X, y), f"Firth (2 × 2 cell of {smallest})"
     if settings.firth == "always" or (settings.firth == "auto"
                                       and events < settings.firth_below_events):
         return stats.firth_logistic_fit(X, y), "Firth"
@@ -108,9 +131,9 @@ def inference(fit: stats.Fit, j: int) -> tuple[float, float, float, float, str]:
 
 
 def _logistic_row(X: np.ndarray, y: np.ndarray, j: int, *, base: dict, settings: Settings,
-                  effect_type: str, direction) -> dict:
+                  effect_type: str, direction, binary_column: int | None = None) -> dict:
     """Fit ``y ~ X`` and report coefficient ``j`` as an OR row (or the reason it failed)."""
-    fit, estimator = fit_logistic(X, y, settings)
+    fit, estimator = fit_logistic(X, y, settings, binary_column=binary_column)
     if not fit.converged:
         return _row(**{**base, "estimator": estimator, "effect_type": effect_type,
                        "note": "; ".join(filter(None, [f"not fitted: {fit.note}",
@@ -174,7 +197,8 @@ def response_rows(score: np.ndarray, pcr: np.ndarray, specs: list[ms.ModelSpec],
         X = np.column_stack([np.ones(n), x, spec.columns])
         rows.append(_logistic_row(X, y, 1, base=row_base, settings=settings,
                                   effect_type=effect_type,
-                                  direction=lambda b, w=what: _direction_pcr(b, w)))
+                                  direction=lambda b, w=what: _direction_pcr(b, w),
+                                  binary_column=1 if binary else None))
     return rows
 
 
@@ -195,8 +219,8 @@ def _cox_row(score, time, event, spec, strata, *, base, settings) -> dict:
     b, lo, hi, p = fit.wald(0)
     _, ph_p = stats.ph_test(fit, 0, transform=settings.ph_transform)
     flag = bool(np.isfinite(ph_p) and ph_p < settings.ph_alpha)
-    note = "; ".join(filter(None, [spec.note, "proportional hazards doubtful (Schoenfeld "
-                                   "test)" if flag else ""]))
+    note = "; ".join(filter(None, [spec.note, "proportional hazards doubtful (cox.zph "
+                                   "score test)" if flag else ""]))
     return _row(**{**row_base, "note": note}, estimator="Cox PL (Breslow)", ci_method="Wald",
                 effect_type="HR per SD", effect=np.exp(b), ci_low=np.exp(lo), ci_high=np.exp(hi),
                 log_effect=b, se=float(fit.se[0]), p=p, direction=_direction_surv(b), ph_p=ph_p,
@@ -324,9 +348,10 @@ def _subgroup_rows(ctx: _Context, sub, endpoints: dict) -> tuple[list[dict], lis
     pooled = sub.pooled and ctx.design.parent is None
     response, survival = [], []
     for key, s_all in ctx.wide.items():
-        binary = key == HER2E
+        binary = is_her2e(key)
+        era = era_of(sub.question, ctx.design)
         base = {"cohort": ctx.cohort, "design": ctx.design.design, "question": sub.question,
-                "era": ctx.design.era, "stratum": stratum_label(sub.question, ctx.design.era),
+                "era": era, "stratum": stratum_label(sub.question, era),
                 "subgroup": sub.label, "signature": key[0], "method": key[1],
                 "role": "positive_control" if binary else ctx.roles.get(key[0], ""),
                 "pooled": pooled}
@@ -365,10 +390,18 @@ def _wide_scores(obs: pd.DataFrame, scores: pd.DataFrame) -> dict:
     scored = scores.dropna(subset=["score"])
     wide = {key: grp.set_index("sample")["score"].reindex(obs.index).to_numpy(float)
             for key, grp in scored.groupby(["signature", "method"], sort=False)}
-    calls = obs["pam50_called"] if "pam50_called" in obs else None
-    if calls is not None and calls.notna().any():
-        calls = calls.astype(object)
-        wide[HER2E] = np.where(calls.isna(), np.nan, (calls == "Her2").astype(float))
+    # the HER2-enriched positive control: PAM50 called from expression in every cohort, and
+    # the published call where the source has one (the reference where both exist)
+    from .pam50 import harmonise_labels
+
+    sources = [("pam50_called", "pam50_called", lambda c: c.astype(object)),
+               ("pam50", "pam50_published", harmonise_labels)]
+    for column, method, labels in sources:
+        if column in obs and obs[column].notna().any():
+            calls = labels(obs[column])
+            if calls.notna().any():
+                wide[(HER2E_SIGNATURE, method)] = np.where(
+                    calls.isna(), np.nan, (calls == "Her2").astype(float))
     return wide
 
 

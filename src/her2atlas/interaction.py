@@ -2,7 +2,8 @@
 
 * Randomised ± trastuzumab trials: ``pcr ~ z(score) * trastuzumab + covariates`` in both arms
   (question ``trastuzumab_interaction``, pooled across randomised trials); the interaction OR
-  is the ratio of the per-arm ORs.
+  is the ratio of the score's per-SD ORs in the two arms under this joint model (z and the
+  covariate effects shared between arms).
 * Multi-arm anti-HER2 trials: ``pcr ~ z(score) * [arm X vs reference]`` for each arm against
   the manifest's declared reference arm (question ``arm_interaction``; not pooled, since arm
   contrasts differ between trials). Rows and directions name both arms.
@@ -16,7 +17,15 @@ from __future__ import annotations
 import numpy as np
 
 from . import model_specs as ms
-from .association import HER2E, _Context, _logistic_row, _row, _zscore, fit_logistic, inference
+from .association import (
+    _Context,
+    _logistic_row,
+    _row,
+    _zscore,
+    fit_logistic,
+    inference,
+    is_her2e,
+)
 from .clinical import as_float_array
 from .strata import reference_arm, stratum_label
 
@@ -25,7 +34,7 @@ PRAT_2014_NOTE = ("positive control: Prat et al. 2014 (NOAH) report OR 5.1 for t
 
 
 def _base(ctx: _Context, key, question: str, subgroup: str, pooled: bool) -> dict:
-    binary = key == HER2E
+    binary = is_her2e(key)
     return {"cohort": ctx.cohort, "design": ctx.design.design, "question": question,
             "era": ctx.design.era, "stratum": stratum_label(question, ctx.design.era),
             "subgroup": subgroup, "signature": key[0], "method": key[1], "endpoint": "pcr",
@@ -38,7 +47,7 @@ def contrast_row(ctx: _Context, key, score: np.ndarray, y: np.ndarray, mask: np.
                  note: str = "") -> dict:
     """One ``pcr ~ x * contrast + covariates`` row; ``labels`` = (contrast arm, reference arm)."""
     s = ctx.settings
-    binary = key == HER2E
+    binary = is_her2e(key)
     spec = ms.build("interaction", "pcr", mask, ctx.clinical, reason=ctx.clinical_reason)
     x_name = "her2_enriched" if binary else "z(score)"
     formula = spec.formula.replace("z(score)", f"{x_name} * {name}", 1)
@@ -67,7 +76,7 @@ def contrast_row(ctx: _Context, key, score: np.ndarray, y: np.ndarray, mask: np.
         return f"association of {what} with pCR {side} with {arm} than with {ref}"
 
     return _logistic_row(X, yy, 3, base=row_base, settings=s, effect_type="interaction OR",
-                         direction=direction)
+                         direction=direction, binary_column=1 if binary else None)
 
 
 def _randomised(ctx: _Context, her2: np.ndarray, y: np.ndarray) -> list[dict]:
@@ -80,25 +89,30 @@ def _randomised(ctx: _Context, her2: np.ndarray, y: np.ndarray) -> list[dict]:
         base = _base(ctx, key, "trastuzumab_interaction", "HER2+ both arms", True)
         rows.append(contrast_row(ctx, key, s_all, y, m, t, name="trastuzumab",
                                  labels=("trastuzumab", "no trastuzumab"), base=base))
-    if HER2E in ctx.wide:
-        rows.append(_her2e_treatment_effect(ctx, her2 & known & np.isfinite(y), y, t))
+    for key in [k for k in ctx.wide if is_her2e(k)]:
+        rows.append(_her2e_treatment_effect(ctx, key, her2 & known & np.isfinite(y), y, t))
     return rows
 
 
-def _her2e_treatment_effect(ctx: _Context, mask: np.ndarray, y: np.ndarray,
+def _her2e_treatment_effect(ctx: _Context, key, mask: np.ndarray, y: np.ndarray,
                             t: np.ndarray) -> dict:
     """OR for pCR with vs without trastuzumab within HER2-enriched tumours (published: 5.1)."""
-    e = mask & (ctx.wide[HER2E] == 1)
-    base = {**_base(ctx, HER2E, "treatment_effect", "HER2+ PAM50 HER2-enriched (called)", True),
+    e = mask & (ctx.wide[key] == 1)
+    which = "published" if key[1] == "pam50_published" else "called"
+    base = {**_base(ctx, key, "treatment_effect", f"HER2+ PAM50 HER2-enriched ({which})", True),
             "model": "trastuzumab_effect", "formula": "pcr ~ trastuzumab (HER2-enriched only)",
             "covariates": "trastuzumab", "n": int(e.sum()), "events": int(y[e].sum()),
             "effect_type": "OR trastuzumab vs not", "note": PRAT_2014_NOTE}
     yy, tt = y[e].astype(int), t[e]
-    cells = [min(int(yy[tt == a].sum()), int((1 - yy[tt == a]).sum())) for a in (0, 1)]
-    if e.sum() < 4 or min(cells) < 1 and ctx.settings.firth == "never":
-        return _row(**{**base, "note": f"not fitted: too few HER2-enriched tumours per arm; "
-                                       f"{PRAT_2014_NOTE}"})
-    fit, estimator = fit_logistic(np.column_stack([np.ones(len(yy)), tt]), yy, ctx.settings)
+    events = min(int(yy.sum()), len(yy) - int(yy.sum()))
+    arms = [int((tt == a).sum()) for a in (0, 1)]
+    if events < ctx.settings.min_events or min(arms) < 2:
+        return _row(**{**base, "note": f"not fitted: {int(yy.sum())} pCR / {len(yy) - int(yy.sum())}"
+                                       f" non-pCR, {arms[1]} treated / {arms[0]} untreated "
+                                       f"HER2-enriched (minimum {ctx.settings.min_events} events, "
+                                       f"2 per arm); {PRAT_2014_NOTE}"})
+    fit, estimator = fit_logistic(np.column_stack([np.ones(len(yy)), tt]), yy, ctx.settings,
+                                  binary_column=1)
     if not fit.converged:
         return _row(**{**base, "note": f"not fitted: {fit.note}; {PRAT_2014_NOTE}"})
     b, lo, hi, p, how = inference(fit, 1)

@@ -277,13 +277,20 @@ def _cohort_effects(usable: pd.DataFrame, mixed: bool) -> str:
     return "; ".join(parts)
 
 
-def _direction(question: str, family: str, estimate: float) -> str:
+def _direction(question: str, family: str, effect_type: str, estimate: float) -> str:
+    """Direction text of a pooled row, naming what the effect compares."""
+    up = estimate > 0
+    if effect_type == "OR trastuzumab vs not":
+        return "trastuzumab → " + ("more pCR" if up else "less pCR")
+    what = "HER2-enriched" if "HER2-E" in effect_type else "higher score"
     if "interaction" in question:
-        return ("score's OR for pCR " + ("higher" if estimate > 0 else "lower")
-                + " with trastuzumab than without")
+        subject = "HER2-enriched" if "HER2-E" in effect_type else "score"
+        return (f"{subject}'s OR for pCR " + ("higher" if up else "lower")
+                + (" with trastuzumab than without" if question == "trastuzumab_interaction"
+                   else " in the contrast arm than in the reference arm"))
     if family == "pcr":
-        return "higher score → " + ("more pCR" if estimate > 0 else "less pCR")
-    return "higher score → " + ("worse survival" if estimate > 0 else "better survival")
+        return f"{what} → " + ("more pCR" if up else "less pCR")
+    return f"{what} → " + ("worse survival" if up else "better survival")
 
 
 def _notes(k: int, hk: dict, dl: dict, skipped: int) -> list[str]:
@@ -346,7 +353,8 @@ def _pool_group(grp: pd.DataFrame, min_cohorts: int, families: dict[str, list[st
         "hksj_p": hk["p"], "hksj_q": hk["scale"], "hksj_q_below_1": bool(hk["scale"] < 1),
         "loo_min": np.exp(loo.min()) if len(loo) else np.nan,
         "loo_max": np.exp(loo.max()) if len(loo) else np.nan,
-        "direction": _direction(str(first["question"]), str(first["family"]), dl["estimate"]),
+        "direction": _direction(str(first["question"]), str(first["family"]),
+                                str(first["effect_type"]), dl["estimate"]),
         "note": "; ".join(_notes(k, hk, dl, skipped))}
 
 
@@ -379,6 +387,11 @@ def _finish(out: list[dict], columns: list[str], fdr_family: list[str],
     table["q"] = np.nan
     for _, idx in table.groupby(fdr_family, dropna=False).groups.items():
         table.loc[idx, "q"] = benjamini_hochberg(table.loc[idx, "p"].to_numpy(float))
+    primaries = table[table["analysis"] == "primary"]
+    if len(primaries) > 1:  # strata guarantee one; two would mean mixed evidence
+        raise ValueError("more than one pooled row matches the primary hypothesis: "
+                         + "; ".join(f"{r.question} · {r.era} · {r.endpoint}"
+                                     for r in primaries.itertuples()))
     order = (table["analysis"] != "primary").argsort(kind="stable")
     return table.iloc[order].reset_index(drop=True)
 

@@ -60,10 +60,11 @@ def arm_covariates(obs: pd.DataFrame, mask: np.ndarray, reference: str) -> list[
 
 
 def _constant(values: np.ndarray) -> str:
+    """Why a covariate cannot be estimated among the analysed samples ('' if it can)."""
     unique = np.unique(values)
     if len(unique) > 1:
         return ""
-    return f"constant ({'all' if unique.size else 'no'} {unique[0]:g})" if unique.size else "no data"
+    return f"constant (all {unique[0]:g})" if unique.size else "no data"
 
 
 def build(model: str, outcome: str, mask: np.ndarray, covariates: list[Covariate], *,
@@ -95,7 +96,7 @@ def build(model: str, outcome: str, mask: np.ndarray, covariates: list[Covariate
     entered, dropped, columns = [], [], []
     for c in covariates:
         values = c.values[complete]
-        why = _constant(values) if not c.standardise else ""
+        why = _constant(values)
         if why:
             dropped.append(f"{c.name} dropped: {why} among the {int(complete.sum())} analysed")
             continue

@@ -111,11 +111,16 @@ def read_results(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def ratio(value: float) -> str:
+    """An OR/HR for text: 3 significant digits, never a rounded-down 0.00."""
+    return "NA" if not np.isfinite(value) else f"{value:.3g}"
+
+
 def effect_ci(row) -> str:
     """'0.62 (0.41–0.93)' or NA."""
     if not np.isfinite(row["effect"]):
         return "NA"
-    return f"{row['effect']:.2f} ({row['ci_low']:.2f}–{row['ci_high']:.2f})"
+    return f"{ratio(row['effect'])} ({ratio(row['ci_low'])}–{ratio(row['ci_high'])})"
 
 
 def _results_view(frame: pd.DataFrame) -> pd.DataFrame:
@@ -255,13 +260,20 @@ def software_versions() -> pd.DataFrame:
 
 
 def primary_summary(primary: dict | None, meta_response: pd.DataFrame,
-                    meta_survival: pd.DataFrame, per_cohort: pd.DataFrame) -> dict:
+                    meta_survival: pd.DataFrame, per_cohort: pd.DataFrame,
+                    endpoint_families: dict | None = None) -> dict:
     """The pre-specified primary result as one plain sentence with its numbers."""
     if not primary:
         return {"statement": "No primary hypothesis is declared in config.yaml (report.primary).",
                 "sentence": "", "table": None}
     meta = meta_response if primary["endpoint"] == "pcr" else meta_survival
     match = meta[(meta["analysis"] == "primary")] if "analysis" in meta else meta.iloc[:0]
+    if not per_cohort.empty:  # per-cohort endpoints of the primary's endpoint family
+        from .meta import family_of
+
+        families = family_of(endpoint_families)
+        per_cohort = per_cohort.assign(endpoint=per_cohort["endpoint"].map(
+            lambda e: families.get(e, e)))
     rows = per_cohort[(per_cohort["question"] == "within_trastuzumab")
                       & (per_cohort["signature"] == primary["signature"])
                       & (per_cohort["method"] == primary["method"])
@@ -279,8 +291,8 @@ def primary_summary(primary: dict | None, meta_response: pd.DataFrame,
     else:
         m = match.iloc[0]
         sentence = (
-            f"{what}: pooled {m['effect_type']} = {m['effect']:.2f} (95% CI "
-            f"{m['ci_low']:.2f}–{m['ci_high']:.2f}, {m['interval']}), p = {fmt(m['p'])}, "
+            f"{what}: pooled {m['effect_type']} = {ratio(m['effect'])} (95% CI "
+            f"{ratio(m['ci_low'])}–{ratio(m['ci_high'])}, {m['interval']}), p = {fmt(m['p'])}, "
             f"q = {fmt(m['q'])}, over {int(m['k'])} cohorts ({m['cohorts']}; "
             f"n = {int(m['n_total'])}, {int(m['events_total'])} events); I² = {m['i2']:.0f}%, "
             f"τ² = {m['tau2_dl']:.3g}. Direction: {m['direction']}. "
@@ -298,9 +310,21 @@ def primary_summary(primary: dict | None, meta_response: pd.DataFrame,
             sentence += (f" HKSJ q = {m['hksj_q']:.3g} < 1: the cohorts agree more than their "
                          "standard errors imply, so the HKSJ standard error is below the "
                          "DerSimonian–Laird one; the DL normal interval is "
-                         f"{m['dl_ci_low']:.2f}–{m['dl_ci_high']:.2f}.")
+                         f"{ratio(m['dl_ci_low'])}–{ratio(m['dl_ci_high'])}.")
     return {"statement": primary.get("statement", what), "sentence": sentence,
             "table": to_table(_results_view(rows)) if len(rows) else None}
+
+
+def _pam50_warning(qc: dict) -> list[str]:
+    """A warning when PAM50 called from expression agrees poorly with the published calls."""
+    called = qc.get("pam50_called")
+    agreement = called.get("agreement") if isinstance(called, dict) else None
+    if not isinstance(agreement, dict) or not agreement.get("kappa", 1) < 0.6:
+        return []
+    return [f"PAM50 called from expression agrees poorly with the published calls "
+            f"({agreement['percent']:.1f}% agree, κ = {agreement['kappa']:.2f}, n = "
+            f"{agreement['n']}; genes median-centred within this cohort): the HER2-enriched "
+            "positive control is reported for both (methods pam50_published and pam50_called)"]
 
 
 def _qc_columns(qc: dict, score_qc_path: str | None) -> dict:
@@ -413,6 +437,8 @@ def _qc_figures(obs: pd.DataFrame, X: np.ndarray, scores: pd.DataFrame, cohort: 
 
 SHORT_QUESTION = {"within_trastuzumab": "treated", "prognosis": "prognosis",
                   "within_untreated_arm": "untreated arm"}
+SHORT_ERA = {"trastuzumab": "T era", "pre_trastuzumab": "pre-T era", "mixed": "mixed era",
+             "unrecorded": "era ?"}
 
 
 def heatmap_table(per_cohort: pd.DataFrame, meta: pd.DataFrame, *, method: str, model: str,
@@ -438,7 +464,8 @@ def heatmap_table(per_cohort: pd.DataFrame, meta: pd.DataFrame, *, method: str, 
     def label(frame, first):
         text = first + (":" + frame["endpoint"] if model != "logistic" else "")
         return text if question else text + " (" + frame["question"].map(
-            lambda q: SHORT_QUESTION.get(q, q)) + ")"
+            lambda q: SHORT_QUESTION.get(q, q)) + ", " + frame["era"].map(
+            lambda e: SHORT_ERA.get(e, e)) + ")"
 
     rows = rows.assign(column=label(rows, rows["cohort"]))
     pooled = pooled.assign(column=label(pooled, "pooled"), cohort="pooled")
@@ -611,7 +638,7 @@ def _build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: 
                                   "bytes": f["bytes"], "source": f["source"]})
         warnings = prov.get("warnings", [])
         warnings = [w for w in ([warnings] if isinstance(warnings, str) else warnings)
-                    if w and w != "NA"]
+                    if w and w != "NA"] + _pam50_warning(qc)
         all_warnings += [{"cohort": cohort, "warning": w} for w in warnings]
         if prov.get("unverified") and prov["unverified"] != "NA":
             all_warnings.append({"cohort": cohort, "warning": "unverified: " + prov["unverified"]})
@@ -723,7 +750,8 @@ def _build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: 
     save_figures(all_figures, out_dir_path / "figures")
     index = env.get_template("index.html").render(
         page_title=title, nav_cohorts=cohorts, synthetic=synthetic_note,
-        primary=primary_summary(primary, meta_response, meta_survival, per_cohort),
+        primary=primary_summary(primary, meta_response, meta_survival, per_cohort,
+                                config.get("meta", {}).get("endpoint_families")),
         cohort_table=to_table(pd.DataFrame(cohort_rows)), forests=forests,
         meta_response=to_table(_meta_view(meta_response)),
         adjustment=to_table(adjustment), adjustment_method=method, heatmaps=heatmaps,

@@ -33,6 +33,8 @@ from typing import NamedTuple
 
 import pandas as pd
 
+from .errors import Her2AtlasError
+
 QUESTIONS = {
     "within_trastuzumab": "within trastuzumab-treated",
     "within_untreated_arm": "no-trastuzumab arm of a randomised trial",
@@ -51,6 +53,12 @@ ERAS = {
 }
 
 TRASTUZUMAB_DESIGNS = ("randomised_trastuzumab", "multi_arm_anti_her2", "trastuzumab_treated")
+
+
+def era_of(question: str, design: CohortDesign) -> str:
+    """The era of a subgroup: trastuzumab-treated patients are of the trastuzumab era by
+    definition (the treated subset of a mixed-era cohort pools with other treated cohorts)."""
+    return "trastuzumab" if question == "within_trastuzumab" else design.era
 
 
 def stratum_label(question: str, era: str) -> str:
@@ -118,6 +126,28 @@ def _treated(obs: pd.DataFrame) -> pd.Series | None:
     return obs["trastuzumab"].astype("boolean") if "trastuzumab" in obs else None
 
 
+def _check_declared_arms(obs: pd.DataFrame, design: CohortDesign, arms: list[str]) -> None:
+    """Declared arm labels must exist in the data and agree with the ``trastuzumab`` field."""
+    declared = list(design.trastuzumab_arms or []) + (
+        [design.reference_arm] if design.reference_arm else [])
+    unknown = sorted({a for a in declared if a not in arms})
+    problems = [f"arm(s) {', '.join(unknown)} not among the data's arms"] if unknown else []
+    treated = _treated(obs)
+    if design.trastuzumab_arms is not None and treated is not None:
+        arm = obs["arm"].astype(object)
+        for a in arms:
+            values = set(treated[arm == a].dropna().astype(bool))
+            says = a in design.trastuzumab_arms
+            if values and values != {says}:
+                problems.append(f"arm {a} is {'' if says else 'not '}declared to contain "
+                                f"trastuzumab but its trastuzumab field says {sorted(values)}")
+    if problems:
+        raise Her2AtlasError(
+            "; ".join(problems) + f" (arms in the data: {', '.join(arms)}; declared: reference "
+            f"{design.reference_arm}, trastuzumab {', '.join(design.trastuzumab_arms or [])})",
+            field="arms", fix="use the arm labels exactly as the manifest's `arm` field maps them")
+
+
 def trastuzumab_arms(obs: pd.DataFrame, design: CohortDesign) -> list[str]:
     """Arms of a multi-arm trial that contain trastuzumab (declared, else from the field)."""
     arms = sorted(obs["arm"].dropna().astype(str).unique())
@@ -165,16 +195,25 @@ def subgroups(obs: pd.DataFrame, design: str | CohortDesign) -> list[Subgroup]:
     her2 = _her2(obs)
     treated = _treated(obs)
     tag = design.design
-    if tag == "randomised_trastuzumab" and treated is not None:
+    if tag == "randomised_trastuzumab" and treated is None:
+        raise Her2AtlasError("a randomised_trastuzumab cohort needs the `trastuzumab` field to "
+                             "tell the arms apart", field="clinical.fields.trastuzumab",
+                             fix="map the arm column to trastuzumab: true/false")
+    if tag == "multi_arm_anti_her2" and "arm" not in obs:
+        raise Her2AtlasError("a multi_arm_anti_her2 cohort needs the `arm` field",
+                             field="clinical.fields.arm", fix="map the treatment-arm column")
+    if tag == "multi_arm_anti_her2":
+        _check_declared_arms(obs, design, sorted(obs["arm"].dropna().astype(str).unique()))
+    if tag == "randomised_trastuzumab":
         return [
             Subgroup("HER2+ trastuzumab arm", "within_trastuzumab",
                      her2 & treated.fillna(False).astype(bool), True),
             Subgroup("HER2+ no-trastuzumab arm", "within_untreated_arm",
                      her2 & (~treated.fillna(True)).astype(bool), True),
         ]
-    if tag == "multi_arm_anti_her2" and "arm" in obs:
+    if tag == "multi_arm_anti_her2":
         return _multi_arm(obs, design, her2)
-    if tag in ("trastuzumab_treated", "multi_arm_anti_her2", "randomised_trastuzumab"):
+    if tag == "trastuzumab_treated":
         mask = her2 & (treated.fillna(False).astype(bool) if treated is not None else True)
         return [Subgroup("HER2+ trastuzumab-treated", "within_trastuzumab", mask, True)]
     if tag == "not_trastuzumab_treated" and treated is not None:
