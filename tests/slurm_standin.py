@@ -29,11 +29,22 @@ def _option(args: list[str], *names: str) -> str | None:
     return None
 
 
+def _next_job_id(counter: Path) -> int:
+    """The next job id; sbatch calls run concurrently, so the counter is read and written under
+    an exclusive lock (a bare read can see the file truncated by another call)."""
+    import fcntl
+
+    with open(counter.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        text = counter.read_text() if counter.exists() else ""
+        job_id = int(text) + 1 if text else 1000
+        counter.write_text(str(job_id))
+    return job_id
+
+
 def sbatch(args: list[str]) -> int:
     STATE.mkdir(parents=True, exist_ok=True)
-    counter = STATE / "counter"
-    job_id = int(counter.read_text()) + 1 if counter.exists() else 1000
-    counter.write_text(str(job_id))
+    job_id = _next_job_id(STATE / "counter")
     command = _option(args, "--wrap")
     if command is None:  # script given on stdin (pass_command_as_script)
         command = sys.stdin.read()

@@ -309,8 +309,8 @@ def test_every_report_table_has_its_tsv(demo_run):
     assert pooled["log_effect"].iloc[0] == pytest.approx(ref["log_effect"].iloc[0])
     index = (report / "index.html").read_text()
     # the primary sentence's numbers are the pooled row's numbers
-    assert f"pooled OR per SD = {ref['effect'].iloc[0]:.2f}" in index
-    assert f"{ref['ci_low'].iloc[0]:.2f}–{ref['ci_high'].iloc[0]:.2f}" in index
+    assert f"pooled OR per SD = {ref['effect'].iloc[0]:.3g}" in index
+    assert f"{ref['ci_low'].iloc[0]:.3g}–{ref['ci_high'].iloc[0]:.3g}" in index
 
 
 @pipeline
