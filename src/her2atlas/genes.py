@@ -308,6 +308,9 @@ def _score_effects(meta_tables: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _leading(pooled: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """Concordant / leading flags and the rank of concordant genes by |z| within each group."""
+    pooled = pooled.copy()
+    for col in ("sign", "log_effect", "p", "z", "score_log_effect"):
+        pooled[col] = pd.to_numeric(pooled[col], errors="coerce").astype(float)
     signed = pooled["sign"] * pooled["log_effect"] * np.sign(pooled["score_log_effect"])
     ok = np.isfinite(signed.astype(float)) & (pooled["score_log_effect"] != 0)
     concordant = ok & (signed > 0)
