@@ -1,5 +1,5 @@
-"""Snakemake jobs of the gene stage: per-cohort gene effects and leading edges, and the pooled
-per-signature gene tables (one script; the rule name decides what runs)."""
+"""Snakemake jobs of the gene stage: per-cohort gene effects and leading edges (genes_cohort),
+and the pooled per-signature gene tables (genes); the rule name decides what runs."""
 
 import sys
 from pathlib import Path
@@ -32,22 +32,21 @@ with from_snakemake(snakemake) as log:
             log.info("%s: %d rows, %d genes, %d leading", signature, len(rows),
                      rows["gene"].nunique(), int(rows["leading"].fillna(False).astype(bool).sum()))
             write_tsv(path, rows if len(rows) else pd.DataFrame(columns=GENE_COLUMNS))
-    else:
+    else:  # genes_cohort: per-gene effects and leading edges of one cohort
         adata = ad.read_h5ad(snakemake.input.cohort)
         catalogue = read_catalogue(snakemake.input.catalogue)
         design = CohortDesign(**params.design)
         cohort = snakemake.wildcards.cohort
-        if snakemake.rule == "genes_cohort":
-            table = gene_effects_cohort(
-                adata, catalogue, cohort=cohort, design=design,
-                endpoints=declared_endpoints(dict(adata.uns["provenance"])),
-                settings=Settings.from_config(params.settings),
-                max_weight_genes=params.max_weight_genes)
-            log.info("%d rows, %d genes", len(table), table["gene"].nunique())
-        else:
-            table = leading_edge_cohort(
-                adata, catalogue, cohort=cohort, design=design, methods=params.methods,
-                scores=pd.read_csv(snakemake.input.scores, sep="\t"), alpha=params.alpha,
-                gsva_kernel=params.gsva_kernel)
-            log.info("%d leading-edge rows", len(table))
-        write_tsv(snakemake.output[0], table)
+        effects = gene_effects_cohort(
+            adata, catalogue, cohort=cohort, design=design,
+            endpoints=declared_endpoints(dict(adata.uns["provenance"])),
+            settings=Settings.from_config(params.settings),
+            max_weight_genes=params.max_weight_genes)
+        log.info("%d gene rows, %d genes", len(effects), effects["gene"].nunique())
+        edges = leading_edge_cohort(
+            adata, catalogue, cohort=cohort, design=design, methods=params.methods,
+            scores=pd.read_csv(snakemake.input.scores, sep="\t"), alpha=params.alpha,
+            gsva_kernel=params.gsva_kernel)
+        log.info("%d leading-edge rows", len(edges))
+        write_tsv(snakemake.output.effects, effects)
+        write_tsv(snakemake.output.leading_edge, edges)

@@ -17,35 +17,14 @@ rule genes_cohort:
     input:
         cohort="results/cohorts/{cohort}.h5ad",
         catalogue="results/signatures/catalogue.tsv",
+        scores="results/scores/{cohort}.tsv",
     output:
-        "results/genes/cohorts/{cohort}.tsv",
+        effects="results/genes/cohorts/{cohort}.tsv",
+        leading_edge="results/genes/leading_edge/{cohort}.tsv",
     params:
         settings=config["association"],
         design=cohort_design,
         max_weight_genes=GENE_MAX_WEIGHT_GENES,
-    conda:
-        "../../envs/her2atlas.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    log:
-        "logs/genes/{cohort}.log",
-    benchmark:
-        "logs/benchmarks/genes/{cohort}.tsv"
-    script:
-        "../../scripts/genes.py"
-
-
-rule genes_leading_edge:
-    input:
-        cohort="results/cohorts/{cohort}.h5ad",
-        catalogue="results/signatures/catalogue.tsv",
-        scores="results/scores/{cohort}.tsv",
-    output:
-        "results/genes/leading_edge/{cohort}.tsv",
-    params:
-        design=cohort_design,
         methods=config["scoring"]["methods"],
         alpha=config["scoring"].get("ssgsea_alpha", 0.25),
         gsva_kernel=config["scoring"].get("gsva_kernel", "auto"),
@@ -56,16 +35,16 @@ rule genes_leading_edge:
         mem_mb=8000,
         runtime=60,
     log:
-        "logs/genes/leading_edge_{cohort}.log",
+        "logs/genes/{cohort}.log",
     benchmark:
-        "logs/benchmarks/genes/leading_edge_{cohort}.tsv"
+        "logs/benchmarks/genes/{cohort}.tsv"
     script:
         "../../scripts/genes.py"
 
 
 rule genes:
     input:
-        cohorts=expand("results/genes/cohorts/{cohort}.tsv", cohort=COHORTS),
+        cohorts=expand(rules.genes_cohort.output.effects, cohort=COHORTS),
         meta_response="results/meta/response.tsv",
         meta_survival="results/meta/survival.tsv",
     output:
