@@ -600,7 +600,8 @@ def leading_edge_cohort(adata, signatures: list[Signature], *, cohort: str,
     for method in used:
         scored = _scored(scores, method)
         if method == "ssgsea":
-            avg = prep.get("avg_ranks")[keep_rows]
+            # ranks are within each sample: rank the analysed samples only
+            avg = km.ascending_ranks(prep.X[keep_rows], ties="average")
             low = km.ascending_ranks(prep.X[keep_rows], ties="min")
             universe = genes
         else:
