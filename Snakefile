@@ -19,10 +19,13 @@ include: "workflow/rules/score.smk"
 include: "workflow/rules/associate.smk"
 include: "workflow/rules/overlap.smk"
 include: "workflow/rules/meta.smk"
+include: "workflow/rules/genes.smk"
 include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
         "results/report/index.html",
+        [f"results/genes/{signature}.tsv" for signature in GENE_SIGNATURES],
+        expand("results/genes/leading_edge/{cohort}.tsv", cohort=COHORTS),
     default_target: True
