@@ -251,8 +251,9 @@ def test_adding_a_cohort_reruns_only_its_jobs(demo_run):
     write_config(demo_run, "more.yaml", {"cohorts": cohorts + ["demo_neoadjuvant_x"]})
     result = snakemake(demo_run, "--configfile", "demo/config.yaml", "more.yaml", "--dry-run")
     jobs = planned_jobs(result.stdout)
-    assert jobs == {"all": 1, "associate": 1, "cohort": 1, "fetch": 1, "meta": 1, "null": 1,
-                    "overlap": 1, "report": 1, "score": 1}, result.stdout
+    assert jobs == {"all": 1, "associate": 1, "cohort": 1, "fetch": 1, "genes": 1,
+                    "genes_cohort": 1, "meta": 1, "null": 1, "overlap": 1, "report": 1,
+                    "score": 1}, result.stdout
     assert "cohort=demo_neoadjuvant_x" in result.stdout
     assert "cohort=demo_neoadjuvant_a" not in result.stdout
 
