@@ -18,7 +18,7 @@ with from_snakemake(snakemake) as log:
                           "response", "survival")}
     inputs.update(meta_response=snakemake.input.meta_response,
                   meta_survival=snakemake.input.meta_survival,
-                  catalogue=snakemake.input.catalogue)
+                  catalogue=snakemake.input.catalogue, genes=list(snakemake.input.genes))
     build_report(
         inputs=inputs, cohorts=list(snakemake.params.cohorts), out_index=snakemake.output.index,
         out_dir=str(Path(snakemake.output.index).parent),

@@ -233,6 +233,43 @@ def _forest_section(sig, per_cohort: pd.DataFrame, meta_response: pd.DataFrame,
     return section if section["figures"] else None
 
 
+GENE_VIEW_COLUMNS = ["leading_rank", "gene", "part", "model", "k", "effect (95% CI)", "p", "q",
+                     "leading", "score_effect", "note"]
+
+
+def _gene_section(signature: str, paths: list[str]) -> dict | None:
+    """Leading genes and a gene × cohort heatmap of the within-trastuzumab pCR stratum."""
+    from . import genes
+
+    path = next((p for p in paths if Path(p).stem == signature), None)
+    if path is None or not Path(path).is_file():
+        return None
+    table = read_results(path)
+    if table.empty:
+        return None
+    lead = genes.leading_genes(table, top=20)
+    lead = lead[lead["model"] == "logistic"] if "model" in lead else lead
+    view = lead.assign(**{"effect (95% CI)": [effect_ci(r) for _, r in lead.iterrows()]})
+    figs = []
+    matrix = genes.gene_cohort_matrix(table, genes=list(lead["gene"].head(30)) or None)
+    if not matrix.empty:
+        matrix = matrix.head(30)
+        figs.append({"uri": _lazy(figures.effect_heatmap, matrix,
+                                  pd.DataFrame("", index=matrix.index, columns=matrix.columns),
+                                  title=f"{signature}: per-gene log OR per SD (pCR)",
+                                  label="log OR per SD (orange: more pCR)"),
+                     "alt": f"Gene by cohort heatmap of {signature} per-gene effects on pCR",
+                     "caption": "Per-gene log OR per SD for pCR within trastuzumab-treated "
+                                "patients (unadjusted logistic, gene z-scored within the analysed "
+                                "samples), per cohort and pooled (DL with HKSJ interval); rows: "
+                                "leading genes first."})
+    return {"table": to_table(view[[c for c in GENE_VIEW_COLUMNS if c in view]]) if len(view)
+            else None, "figures": figs, "source": f"../genes/{signature}.tsv",
+            "rule": f"{genes.__name__}.leading_genes: genes whose pooled effect points the way of "
+                    "the signature's pooled score effect, ranked by |z|; 'leading' = pooled "
+                    f"p < {genes.LEADING_P}"}
+
+
 def save_figures(figs: dict[str, dict], directory: Path) -> None:
     """Write every figure as a PNG (for Snakemake's report); names are file-safe."""
     import base64
@@ -778,11 +815,13 @@ def _build_report(*, inputs: dict, cohorts: list[str], out_index: str, out_dir: 
         pooled = pd.concat([meta_response, meta_survival], ignore_index=True)
         conc = pd.concat([c[c["signature"] == sig.name] for c in concordances if len(c)]
                          or [pd.DataFrame()], ignore_index=True)
+        gene_view = _gene_section(sig.name, inputs.get("genes", []))
         page = env.get_template("signature.html").render(
             page_title=f"Signature {sig.name}", nav_cohorts=cohorts, synthetic=synthetic_note,
             sig={"name": sig.name, "description": sig.description, "role": sig.role,
                  "source": sig.source, "size": len(sig.genes), "genes": to_table(presence),
                  "results": to_table(_results_view(results)),
                  "pooled": to_table(_meta_view(pooled[pooled["signature"] == sig.name])),
-                 "concordance": to_table(conc) if len(conc) else None})
+                 "concordance": to_table(conc) if len(conc) else None,
+                 "gene_effects": gene_view})
         write_text(out_dir_path / f"signature_{sig.name}.html", page)

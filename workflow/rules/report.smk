@@ -15,6 +15,7 @@ rule report:
         meta_response="results/meta/response.tsv",
         meta_survival="results/meta/survival.tsv",
         catalogue="results/signatures/catalogue.tsv",
+        genes=[f"results/genes/{signature}.tsv" for signature in GENE_SIGNATURES],
     output:
         index=report(
             "results/report/index.html",
