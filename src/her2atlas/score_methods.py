@@ -24,21 +24,95 @@ _GSVA_TABLE = norm.cdf(10.0 * np.arange(10001) / 10000)
 
 
 def zscore_genes(X: np.ndarray) -> np.ndarray:
-    """Z-score each gene (column) across samples (rows); constant genes become 0."""
+    """Z-score each gene (column) across samples (rows); constant genes become 0.
+
+    Holds the whole z-matrix (and full-size temporaries); the scoring path uses
+    :func:`gene_zstats` and per-set z-scores instead (same numbers).
+    """
     mean = np.nanmean(X, axis=0)
     sd = np.nanstd(X, axis=0, ddof=1)
     sd[~np.isfinite(sd) | (sd == 0)] = np.inf
     return (X - mean) / sd
 
 
-def zmean(Z: np.ndarray, sets: list[np.ndarray]) -> np.ndarray:
-    """Mean of per-gene z-scores over each set (``Z`` from :func:`zscore_genes`)."""
-    return np.column_stack([np.nanmean(Z[:, idx], axis=1) for idx in sets])
+def gene_zstats(X: np.ndarray, columns: np.ndarray | None = None, *,
+                block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Per-gene mean and SD exactly as :func:`zscore_genes` uses them, ``block`` genes at a time.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        Samples × genes.
+    columns : numpy.ndarray, optional
+        Gene (column) indices that need statistics (duplicates allowed); all genes by default.
+    block : int
+        Genes gathered at a time, which bounds the temporaries to samples × ``block``.
+
+    Returns
+    -------
+    (mean, sd)
+        Arrays over all genes in the dtype :func:`zscore_genes` would use; SD is ``inf`` where
+        the gene is constant or undefined (its z-scores are 0), and both are NaN for genes not in
+        ``columns``.
+    """
+    n, g = X.shape
+    cols = np.arange(g) if columns is None else np.unique(np.asarray(columns, dtype=np.intp))
+    dtype = np.nanmean(X[:1, :1], axis=0).dtype if n else np.float64
+    mean = np.full(g, np.nan, dtype=dtype)
+    sd = np.full(g, np.nan, dtype=dtype)
+    for start in range(0, len(cols), block):
+        c = cols[start:start + block]
+        sub = X[:, c]
+        mean[c] = np.nanmean(sub, axis=0)
+        s = np.nanstd(sub, axis=0, ddof=1)
+        s[~np.isfinite(s) | (s == 0)] = np.inf
+        sd[c] = s
+    return mean, sd
 
 
-def combined_z(Z: np.ndarray, sets: list[np.ndarray]) -> np.ndarray:
-    """Lee et al. (2008) combined z: Σ z / √k over each set."""
-    return np.column_stack([np.nansum(Z[:, idx], axis=1) / np.sqrt(len(idx)) for idx in sets])
+def _set_z(Z: np.ndarray, idx: np.ndarray,
+           stats: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """The z-scores of one set's genes: a slice of ``Z``, or formed from raw ``Z`` and ``stats``."""
+    if stats is None:
+        return Z[:, idx]
+    mean, sd = stats
+    return (Z[:, idx] - mean[idx]) / sd[idx]
+
+
+def zmean(Z: np.ndarray, sets: list[np.ndarray], *,
+          stats: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Mean of per-gene z-scores over each set.
+
+    Parameters
+    ----------
+    Z : numpy.ndarray
+        Samples × genes: z-scores from :func:`zscore_genes`, or the raw matrix when ``stats``
+        is given.
+    sets : list of numpy.ndarray
+        Column indices of each set.
+    stats : (mean, sd), optional
+        From :func:`gene_zstats` on the raw matrix. Each set's z-scores are then formed from
+        its own genes only (the same numbers, without a full z-matrix in memory).
+
+    Returns
+    -------
+    numpy.ndarray
+        Samples × sets.
+    """
+    return np.column_stack([np.nanmean(_set_z(Z, idx, stats), axis=1) for idx in sets])
+
+
+def combined_z(Z: np.ndarray, sets: list[np.ndarray], *,
+               stats: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Lee et al. (2008) combined z: Σ z / √k over each set (arguments as :func:`zmean`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Samples × sets.
+    """
+    return np.column_stack([np.nansum(_set_z(Z, idx, stats), axis=1) / np.sqrt(len(idx))
+                            for idx in sets])
 
 
 def _rank_rows(X: np.ndarray, ties: str) -> np.ndarray:
