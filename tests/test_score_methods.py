@@ -230,6 +230,7 @@ def test_gsva_walk_shortcut_equals_full_walk():
     density = rng.normal(size=(6, 120))
     idx = np.array([3, 17, 40, 41, 90, 110])
     fast = km.gsva(density, [idx])[:, 0]
+    np.testing.assert_array_equal(km.gsva(density, [idx], block=4)[:, 0], fast)  # sample blocks
     g, k = 120, len(idx)
     for s in range(6):
         order = np.argsort(-density[s], kind="stable")

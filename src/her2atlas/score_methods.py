@@ -398,13 +398,13 @@ def gsva_density(X: np.ndarray, *, kernel: str = "gaussian", chunk: int = 256) -
     kernel : {"gaussian", "poisson"}
         The kernel CDF.
     chunk : int
-        Unused; kept for callers that pass it.
+        Samples converted to log-odds at a time (bounds the temporaries).
 
     Returns
     -------
     numpy.ndarray
-        float64 samples × genes log-odds of the kernel CDF. Apart from it, the Gaussian kernel
-        needs one float64 matrix of the same size at its peak (the Poisson kernel two).
+        float64 samples × genes log-odds of the kernel CDF; apart from it, only the Poisson
+        kernel holds another matrix of that size (the floored counts).
     """
     if kernel == "gaussian":
         bw = X.std(axis=0, ddof=1) / 4.0
@@ -416,11 +416,11 @@ def gsva_density(X: np.ndarray, *, kernel: str = "gaussian", chunk: int = 256) -
         del Xc
     else:
         raise ValueError(f"unknown GSVA kernel {kernel!r}")
-    # log(p / (1 - p)) in place: one temporary instead of two full-size ones
-    odds = np.subtract(1.0, out)
+    # log(p / (1 - p)) in place, a block of samples at a time: no full-size temporaries
     with np.errstate(divide="ignore"):
-        np.divide(out, odds, out=out)
-        del odds
+        for start in range(0, out.shape[0], chunk):
+            p = out[start:start + chunk]
+            np.divide(p, 1.0 - p, out=p)
         return np.log(out, out=out)
 
 
@@ -448,7 +448,8 @@ def restrict_sets(sets: list[np.ndarray], keep: np.ndarray) -> list[np.ndarray]:
     return [new_index[idx[keep[idx]]] for idx in sets]
 
 
-def gsva(density: np.ndarray, sets: list[np.ndarray], *, max_diff: bool = True) -> np.ndarray:
+def gsva(density: np.ndarray, sets: list[np.ndarray], *, max_diff: bool = True,
+         block: int = 512) -> np.ndarray:
     """GSVA enrichment (tau = 1) from :func:`gsva_density`.
 
     Genes are ordered by density within each sample; the rank score at position p (1 = top) is
@@ -457,12 +458,39 @@ def gsva(density: np.ndarray, sets: list[np.ndarray], *, max_diff: bool = True) 
     Maxima sit just after a hit and minima just before one, so only set positions are visited.
     ``density`` should hold only the genes GSVA keeps (see :func:`constant_genes`); a set left
     without genes scores NaN.
+
+    Parameters
+    ----------
+    density : numpy.ndarray
+        Samples × genes log-odds from :func:`gsva_density`.
+    sets : list of numpy.ndarray
+        Column indices of each set.
+    max_diff : bool
+        Score as max + min of the walk (GSVA's ``mx.diff = TRUE``) or the larger excursion.
+    block : int
+        Samples ordered at a time; the working arrays are ``block`` × genes (each sample's
+        score depends on its own row only, so the result does not depend on it).
+
+    Returns
+    -------
+    numpy.ndarray
+        Samples × sets.
     """
+    n = density.shape[0]
+    out = np.empty((n, len(sets)))
+    for start in range(0, n, block):
+        out[start:start + block] = _gsva_rows(density[start:start + block], sets, max_diff)
+    return out
+
+
+def _gsva_rows(density: np.ndarray, sets: list[np.ndarray], max_diff: bool) -> np.ndarray:
+    """:func:`gsva` on a block of samples."""
     n, g = density.shape
     order = np.argsort(-density, axis=1, kind="stable")
     position = np.empty_like(order)
     rows = np.arange(n)[:, None]
     position[rows, order] = np.arange(1, g + 1)[None, :]
+    del order
     rank_score = np.abs(g - position + 1 - g / 2.0)
     out = np.empty((n, len(sets)))
     for j, idx in enumerate(sets):

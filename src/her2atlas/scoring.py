@@ -101,7 +101,7 @@ class _Prepared:
         keep = self.get("gsva_keep")
         if keep.sum() < 2:  # R GSVA stops: "Less than two genes in the input assay object"
             return np.empty((data.shape[0], 0))
-        return km.gsva_density(data[:, keep], kernel=kernel)
+        return km.gsva_density(data if keep.all() else data[:, keep], kernel=kernel)
 
     def z_stats(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-gene mean and SD of the set genes (each set's z-scores are formed per set)."""
