@@ -137,12 +137,100 @@ def test_gsva_with_zero_genes_equals_gseapy_on_the_filtered_matrix(kernel):
     assert qc["gsva"]["constant_genes_dropped"] == len(zero)
 
 
+def _reference_gaussian_density(X):
+    """GSVA's C loop written out: every ordered sample pair, table CDF, no symmetry."""
+    n, g = X.shape
+    bw = X.std(axis=0, ddof=1) / 4.0
+    bw[bw == 0] = np.inf
+    out = np.empty((n, g))
+    for i in range(g):
+        for j in range(n):
+            total = 0.0
+            for k in range(n):
+                v = (X[j, i] - X[k, i]) / bw[i]
+                if v < -10.0:
+                    continue
+                if v > 10.0:
+                    total += 1.0
+                    continue
+                cdf = km._GSVA_TABLE[int(abs(v) / 10.0 * 10000)]
+                total += 1.0 - cdf if v < 0 else cdf
+            out[j, i] = total / n
+    return np.log(out / (1.0 - out))
+
+
+def _reference_poisson_density(X):
+    """The per-pair Poisson loop: for every k, the CDF of Poisson(x_k + 0.5) by the recurrence
+    p(i+1) = p(i)·λ/(i+1) over λ ± (30√λ + 10), read at every x_j (0 below, 1 above)."""
+    import math
+
+    counts = np.floor(np.clip(X, 0, None))
+    n, g = counts.shape
+    out = np.zeros((n, g))
+    for i in range(g):
+        for k in range(n):
+            lam = counts[k, i] + 0.5
+            width = 30.0 * np.sqrt(lam) + 10.0
+            lo, hi, log_lam = max(0.0, np.floor(lam - width)), lam + width, np.log(lam)
+            while -lam + lo * log_lam - math.lgamma(lo + 1.0) < -700.0:
+                lo += 1.0  # (the kernel bisects to the same first representable count)
+            p = np.exp(-lam + lo * log_lam - math.lgamma(lo + 1.0))
+            cdf, current, at = 0.0, lo - 1.0, {}
+            for target in sorted(set(counts[:, i])):
+                if lo <= target < hi:
+                    while current < target:
+                        current += 1.0
+                        cdf += p
+                        p *= lam / (current + 1.0)
+                    at[target] = min(cdf, 1.0)
+            for j in range(n):
+                t = counts[j, i]
+                out[j, i] += 0.0 if t < lo else 1.0 if t >= hi else at[t]
+    out /= n
+    return np.log(out / (1.0 - out))
+
+
+def test_gaussian_kernel_equals_the_pairwise_reference():
+    """Pairs visited once, 16-row tiles, far pairs counted: same numbers as the plain loop."""
+    rng = np.random.default_rng(31)
+    n = 53  # not a multiple of the 16-row tile
+    X = np.column_stack([
+        rng.normal(6, 2, n),                       # ordinary gene
+        np.round(rng.normal(6, 2, n), 1),          # many ties
+        np.r_[rng.normal(0, 0.1, 30), rng.normal(50, 0.1, n - 30)],  # far pairs (> 10 SD/4)
+        np.full(n, 3.0),                           # constant: bandwidth inf, all 0.5
+        rng.exponential(1.0, n) ** 3,              # skewed
+        np.arange(n, dtype=float) * 0.125,         # exact differences land on table edges
+    ])
+    np.testing.assert_allclose(km.gsva_density(X), _reference_gaussian_density(X),
+                               atol=1e-12, rtol=0)
+    # float32 input is scored on float32 bandwidths, as before
+    X32 = X.astype(np.float32)
+    np.testing.assert_allclose(km.gsva_density(X32), _reference_gaussian_density(X32),
+                               atol=1e-12, rtol=0)
+
+
+def test_poisson_kernel_equals_the_pairwise_reference():
+    """Distinct counts evaluated once, windows by binary search: same numbers as every pair."""
+    rng = np.random.default_rng(32)
+    n = 41
+    X = np.column_stack([rng.poisson(lam, n) for lam in (0.3, 4, 60, 2500)]
+                        + [np.zeros(n), np.r_[np.zeros(20), np.full(n - 20, 900.0)]]).astype(float)
+    mine = km.gsva_density(X, kernel="poisson")
+    np.testing.assert_allclose(mine, _reference_poisson_density(X), atol=1e-12, rtol=0)
+    from scipy.stats import poisson
+
+    cdf = poisson.cdf(X[:, None, :], X[None, :, :] + 0.5).mean(axis=1)  # [j, i]: mean over k
+    np.testing.assert_allclose(mine, np.log(cdf / (1 - cdf)), atol=1e-10, rtol=0)
+
+
 def test_gsva_walk_shortcut_equals_full_walk():
     """Max/min read at set positions equal the maxima of the full running sum."""
     rng = np.random.default_rng(1)
     density = rng.normal(size=(6, 120))
     idx = np.array([3, 17, 40, 41, 90, 110])
     fast = km.gsva(density, [idx])[:, 0]
+    np.testing.assert_array_equal(km.gsva(density, [idx], block=4)[:, 0], fast)  # sample blocks
     g, k = 120, len(idx)
     for s in range(6):
         order = np.argsort(-density[s], kind="stable")

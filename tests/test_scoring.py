@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from her2atlas.score_methods import combined_z, gene_zstats, zscore_genes
 from her2atlas.score_methods import zmean as zmean_scores
-from her2atlas.score_methods import zscore_genes
 from her2atlas.scoring import SCORE_COLUMNS, score_cohort, ssgsea_scores
 from her2atlas.signatures import Signature, coverage, read_gmt
 
@@ -81,6 +81,26 @@ def test_zmean_is_mean_of_gene_zscores():
     manual = np.mean([(X[:, j] - X[:, j].mean()) / X[:, j].std(ddof=1) for j in (0, 5, 9)],
                      axis=0)
     np.testing.assert_allclose(out[:, 0], manual, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("dtype", "tol"), [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_zmean_per_set_equals_the_full_z_matrix(dtype, tol):
+    """Set z-scores formed per set from gene statistics (computed in blocks, set genes only)
+    equal slices of the full z-matrix: zmean and combined_z alike, NaNs and constant genes too
+    (to the precision of the input: the pipeline scores float64)."""
+    rng = np.random.default_rng(11)
+    X = rng.normal(6, 2, size=(40, 700)).astype(dtype)
+    X[3, 10] = X[7, 500] = np.nan
+    X[:, 20] = 4.0  # constant: z = 0
+    sets = [np.arange(0, 30), np.array([20, 500, 699, 3]), np.arange(100, 700, 7)]
+    stats = gene_zstats(X, np.concatenate(sets), block=64)
+    Z = zscore_genes(X)
+    for per_set, full in [(zmean_scores(X, sets, stats=stats), zmean_scores(Z, sets)),
+                          (combined_z(X, sets, stats=stats), combined_z(Z, sets))]:
+        assert per_set.dtype == full.dtype
+        np.testing.assert_allclose(per_set, full, rtol=tol, atol=tol)
+    mean, sd = stats
+    assert np.isnan(mean[50]) and np.isinf(sd[20])  # gene 50 is in no set: not computed
 
 
 def test_coverage_and_na_scores_with_reason():

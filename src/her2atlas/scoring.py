@@ -86,24 +86,32 @@ def combined_z_reason(sig: Signature) -> str:
 class _Prepared:
     """Lazily computed per-cohort transforms shared by the methods (each computed once)."""
 
-    def __init__(self, X: np.ndarray, counts: np.ndarray | None, gsva_kernel: str) -> None:
+    def __init__(self, X: np.ndarray, counts: np.ndarray | None, gsva_kernel: str,
+                 set_genes: np.ndarray | None = None) -> None:
         self.X = X
         self.counts = counts
         self.gsva_kernel = gsva_kernel
+        #: columns of every set scored: z statistics are computed for these genes only
+        self.set_genes = set_genes
         self._cache: dict[str, np.ndarray] = {}
+        self._z_stats: tuple[np.ndarray, np.ndarray] | None = None
 
     def _gsva_density(self) -> np.ndarray:
         data, kernel, _ = gsva_input(self.X, self.counts, self.gsva_kernel)
         keep = self.get("gsva_keep")
         if keep.sum() < 2:  # R GSVA stops: "Less than two genes in the input assay object"
             return np.empty((data.shape[0], 0))
-        return km.gsva_density(data[:, keep], kernel=kernel)
+        return km.gsva_density(data if keep.all() else data[:, keep], kernel=kernel)
+
+    def z_stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-gene mean and SD of the set genes (each set's z-scores are formed per set)."""
+        if self._z_stats is None:
+            self._z_stats = km.gene_zstats(self.X, self.set_genes)
+        return self._z_stats
 
     def get(self, what: str) -> np.ndarray:
         if what not in self._cache:
-            if what == "z":
-                self._cache[what] = km.zscore_genes(self.X)
-            elif what == "avg_ranks":
+            if what == "avg_ranks":
                 self._cache[what] = km.ascending_ranks(self.X, ties="average")
             elif what == "min_ranks":
                 self._cache[what] = km.ascending_ranks(self.X, ties="min")
@@ -128,7 +136,7 @@ def _gsva_scores(prep: _Prepared, sets: list[np.ndarray]) -> np.ndarray:
 def _set_scores(method: str, prep: _Prepared, sets: list[np.ndarray],
                 alpha: float) -> tuple[np.ndarray, np.ndarray | None]:
     if method == "zmean":
-        return km.zmean(prep.get("z"), sets), None
+        return km.zmean(prep.X, sets, stats=prep.z_stats()), None
     if method == "singscore":
         return km.singscore(prep.get("min_ranks"), sets)
     if method == "ssgsea":
@@ -158,7 +166,8 @@ def score_matrix(X: np.ndarray, genes: pd.Index, signatures: list[Signature], *,
     down = [position.get_indexer(s.down) for s in signatures]
     if any((i < 0).any() for i in up + down):
         raise Her2AtlasError("score_matrix needs sets restricted to present genes")
-    prep = _Prepared(X, counts, gsva_kernel)
+    set_genes = np.unique(np.concatenate([np.empty(0, np.intp), *up, *down]))
+    prep = _Prepared(X, counts, gsva_kernel, set_genes)
     out = {}
     has_down = [j for j, d in enumerate(down) if len(d)]
     for method in methods:
@@ -168,9 +177,9 @@ def score_matrix(X: np.ndarray, genes: pd.Index, signatures: list[Signature], *,
             cols = [j for j, sig in enumerate(signatures) if not combined_z_reason(sig)]
             scores = np.full((X.shape[0], len(signatures)), np.nan)
             if cols:
-                z = prep.get("z")
-                scores[:, cols] = (km.combined_z(z, [up[j] for j in cols])
-                                   - km.combined_z(z, [down[j] for j in cols]))
+                stats = prep.z_stats()
+                scores[:, cols] = (km.combined_z(X, [up[j] for j in cols], stats=stats)
+                                   - km.combined_z(X, [down[j] for j in cols], stats=stats))
             out[method] = (scores, None)
             continue
         scores, dispersion = _set_scores(method, prep, up, alpha)
