@@ -4,8 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 CORES  ?= 2
+# pytest-xdist workers for `make test` (the two session pipeline runs go to different workers)
+TEST_WORKERS ?= 2
 
-.PHONY: setup demo test lint real clean-results chromium
+.PHONY: setup demo test test-fast lint real clean-results chromium
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +24,14 @@ demo: setup
 	$(BIN)/her2atlas demo-data --out data/demo
 	$(BIN)/snakemake --cores $(CORES) --configfile demo/config.yaml
 
-## Set up and run the test suite (installs Debian's chromium for the report's browser tests)
+## Set up and run the whole test suite, the one command CI runs (installs Debian's chromium for
+## the report's browser tests)
 test: setup chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+
+## The unit tests only (no Snakemake runs, no browser): the edit-test loop
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not pipeline"
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \

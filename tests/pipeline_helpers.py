@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -33,7 +34,10 @@ def write_config(workdir: Path, name: str, values: dict) -> Path:
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run snakemake with the current interpreter in ``workdir``."""
+    """Run snakemake with the current interpreter in ``workdir`` (only from a ``pipeline`` test)."""
+    if os.environ.get("HER2ATLAS_TEST_PIPELINE") == "0":
+        raise AssertionError("this test runs Snakemake: mark it @pytest.mark.pipeline (or use "
+                             "demo_run/real_run) so that `make test-fast` leaves it out")
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
     result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
     if check and result.returncode != 0:
