@@ -123,11 +123,7 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, settings: Settings, *,
 
 def inference(fit: stats.Fit, j: int) -> tuple[float, float, float, float, str]:
     """(log effect, lower, upper, p, CI method): profile for Firth fits, Wald otherwise."""
-    if hasattr(fit, "inference"):
-        b, lo, hi, p = fit.inference(j)
-        return b, lo, hi, p, getattr(fit, "ci_method", "Wald")
-    b, lo, hi, p = fit.wald(j)
-    return b, lo, hi, p, "Wald"
+    return (*fit.inference(j), fit.ci_method)
 
 
 def _logistic_row(X: np.ndarray, y: np.ndarray, j: int, *, base: dict, settings: Settings,
@@ -375,10 +371,11 @@ def _subgroup_rows(ctx: _Context, sub, endpoints: dict) -> tuple[list[dict], lis
     return response, survival
 
 
-def _with_note(rows: list[dict], *notes: str | None) -> list[dict]:
-    extra = [n for n in notes[:1] if n]
-    if notes[1:] and notes[1]:
-        extra.append(f"not pooled: a declared subset of {notes[1]}, which this run pools")
+def _with_note(rows: list[dict], arm_note: str, parent: str | None) -> list[dict]:
+    """Add the reference-arm note and the declared-subset note to every row."""
+    extra = [arm_note] if arm_note else []
+    if parent:
+        extra.append(f"not pooled: a declared subset of {parent}, which this run pools")
     if extra:
         for row in rows:
             row["note"] = "; ".join(filter(None, [row["note"] if isinstance(row["note"], str)

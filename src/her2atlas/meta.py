@@ -451,48 +451,46 @@ def pool(tables: list[pd.DataFrame], *, min_cohorts: int = 2,
     return _finish(out, META_COLUMNS, fdr_family or DEFAULT_FDR_FAMILY, primary)
 
 
-def compare_models(tables: list[pd.DataFrame], base_model: str, other_model: str, *,
-                   min_cohorts: int = 2, endpoint_families: dict[str, list[str]] | None = None,
+def compare_models(tables: list[pd.DataFrame], *models: str, min_cohorts: int = 2,
+                   endpoint_families: dict[str, list[str]] | None = None,
                    fdr_family: list[str] | None = None, primary: dict | None = None
                    ) -> pd.DataFrame:
-    """Pool two models (e.g. unadjusted vs adjusted) over exactly the same cohorts.
+    """Pool several models (e.g. unadjusted vs adjusted) over exactly the same cohorts.
 
     For each question × era × endpoint family × signature × method, only cohorts with an
-    estimate under both ``base_model`` and ``other_model`` (same endpoint: the endpoint
-    choice of :func:`pool` does not depend on the model) enter either pooled row, so the two
-    pooled effects differ only by the model. Cohorts dropped because one model has no
-    estimate are named in ``note``. BH q is computed within this table only (use ``pool``'s q
-    for the main results).
+    estimate under every one of ``models`` (same endpoint: the endpoint choice of :func:`pool`
+    does not depend on the model) enter any pooled row, so the pooled effects differ only by
+    the model. Cohorts dropped because a model has no estimate are named in ``note``. BH q is
+    computed within this table only (use ``pool``'s q for the main results).
 
     Parameters
     ----------
     tables
         Per-cohort statistics tables, as for :func:`pool`.
-    base_model, other_model
-        Model names, e.g. ``"logistic"`` and ``"logistic_adj"``.
+    *models
+        Two or more model names, e.g. ``"logistic"``, ``"logistic_adj"``.
     min_cohorts, endpoint_families, fdr_family, primary
         As for :func:`pool`.
 
     Returns
     -------
     pandas.DataFrame
-        :data:`COMPARE_COLUMNS`: for each group two rows (``model`` = base, then other), the
-        same ``cohorts`` in both, ``comparison`` = ``"<base> vs <other>, same cohorts"``.
+        :data:`COMPARE_COLUMNS`: for each group one row per model (in the order given), the
+        same ``cohorts`` in all, ``comparison`` = ``"<m1> vs <m2> …, same cohorts"``.
     """
     rows = _prepare(tables, endpoint_families)
     if rows is None or rows.empty:
         return pd.DataFrame(columns=COMPARE_COLUMNS)
-    rows = rows[rows["model"].isin([base_model, other_model])]
+    rows = rows[rows["model"].isin(models)]
     rows = rows[_usable(rows).to_numpy()]
-    label = f"{base_model} vs {other_model}, same cohorts"
+    label = " vs ".join(models) + ", same cohorts"
     out = []
     keys = [c for c in GROUP_KEYS if c != "model"]
     for _, grp in rows.groupby(keys, sort=False, dropna=False):
-        per_model = {m: set(grp.loc[grp["model"] == m, "cohort"]) for m in
-                     (base_model, other_model)}
-        common = per_model[base_model] & per_model[other_model]
-        dropped = sorted((per_model[base_model] | per_model[other_model]) - common)
-        for model in (base_model, other_model):
+        per_model = [set(grp.loc[grp["model"] == m, "cohort"]) for m in models]
+        common = set.intersection(*per_model)
+        dropped = sorted(set.union(*per_model) - common)
+        for model in models:
             sub = grp[(grp["model"] == model) & grp["cohort"].isin(common)]
             if sub.empty:
                 continue

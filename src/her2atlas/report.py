@@ -167,7 +167,8 @@ def adjustment_table(per_cohort: pd.DataFrame, method: str, *,
     """Pooled effects side by side (unadjusted, + clinical, + control scores) over the same cohorts.
 
     Per stratum, endpoint family and signature, only cohorts with an estimate from all three
-    models enter any column, so the columns differ only by the adjustment.
+    models enter any column (:func:`her2atlas.meta.compare_models`), so the columns differ only
+    by the adjustment.
     """
     from . import meta
 
@@ -175,27 +176,21 @@ def adjustment_table(per_cohort: pd.DataFrame, method: str, *,
                *[label for _, label in ADJUSTMENT_MODELS], "note"]
     if per_cohort.empty:
         return pd.DataFrame(columns=columns)
-    family = meta.family_of(endpoint_families)
-    rows = per_cohort[(per_cohort["method"] == method) & per_cohort["pooled"].astype(bool)
-                      & per_cohort["model"].str.match(r"^(logistic|cox)(_adj|_adj_controls)?$")]
-    rows = rows[np.isfinite(rows["log_effect"].astype(float)) & (rows["se"].astype(float) > 0)]
-    rows = rows.assign(family=rows["endpoint"].map(lambda e: family.get(e, e)),
-                       base=rows["model"].str.replace(r"_adj.*$", "", regex=True))
+    rows = per_cohort[per_cohort["method"] == method]
+    compared = [meta.compare_models([rows], *[base + s for s, _ in ADJUSTMENT_MODELS],
+                                    endpoint_families=endpoint_families)
+                for base in ("logistic", "cox")]
+    compared = pd.concat([c for c in compared if not c.empty] or compared, ignore_index=True)
     out = []
-    for (_question, _era, fam, signature, base), grp in rows.groupby(
-            ["question", "era", "family", "signature", "base"], sort=False):
-        names = [base + suffix for suffix, _ in ADJUSTMENT_MODELS]
-        common = set.intersection(*[set(grp.loc[grp["model"] == m, "cohort"]) for m in names])
-        row = {"stratum": grp["stratum"].iloc[0], "signature": signature,
-               "role": grp["role"].iloc[0], "endpoint": fam, "cohorts": ",".join(sorted(common)),
-               "k": len(common), "note": ""}
-        pooled = meta.pool([grp[grp["cohort"].isin(common)]],
-                           endpoint_families=endpoint_families) if len(common) >= 2 else None
-        for (_suffix, label), name in zip(ADJUSTMENT_MODELS, names, strict=True):
-            hit = pooled[pooled["model"] == name] if pooled is not None else pd.DataFrame()
+    for _, grp in compared.groupby(["question", "era", "endpoint", "signature"], sort=False):
+        first = grp.iloc[0]
+        row = {"stratum": first["stratum"], "signature": first["signature"],
+               "role": first["role"], "endpoint": first["endpoint"],
+               "cohorts": first["cohorts"], "k": first["k"],
+               "note": first["note"] if isinstance(first["note"], str) else ""}
+        for suffix, label in ADJUSTMENT_MODELS:
+            hit = grp[grp["model"].str.fullmatch(r"(logistic|cox)" + suffix)]
             row[label] = effect_ci(hit.iloc[0]) if len(hit) else "NA"
-        if len(common) < 2:
-            row["note"] = f"{len(common)} cohort(s) with all three models: not pooled"
         out.append(row)
     return pd.DataFrame(out, columns=columns)
 
