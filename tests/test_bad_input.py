@@ -221,7 +221,8 @@ def test_unknown_table_and_column_in_a_field(tmp_path, cohort_dir):
     with pytest.raises(Her2AtlasError) as info:
         _build(tmp_path, cohort_dir, lambda m: m["clinical"]["fields"]["pcr"].update(
             table="labels"))
-    _expect(info.value, "unknown table 'labels'", "clinical.fields.pcr.table")
+    # caught when the manifest is loaded, before any data is read
+    _expect(info.value, "table 'labels' is not declared", "clinical.fields.pcr.table", "clin")
     with pytest.raises(Her2AtlasError) as info:
         _build(tmp_path, cohort_dir, lambda m: m["clinical"]["fields"]["pcr"].update(
             column="pCR"))

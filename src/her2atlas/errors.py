@@ -44,3 +44,25 @@ class Her2AtlasError(Exception):
 
 class CountMismatchError(Her2AtlasError):
     """Expected cohort counts (from the manifest) differ from what the data hold."""
+
+
+def nearest(name: str, options, *, n: int = 3) -> list[str]:
+    """Up to ``n`` of ``options`` closest to ``name`` (case-insensitive), best first."""
+    import difflib
+
+    options = [str(o) for o in options]
+    by_lower = {o.lower(): o for o in reversed(options)}
+    close = difflib.get_close_matches(str(name).lower(), list(by_lower), n=n, cutoff=0.6)
+    contains = [o for o in options if str(name).lower() in o.lower() and o.lower() not in close]
+    return [by_lower[c] for c in close] + contains[: max(0, n - len(close))]
+
+
+def did_you_mean(name: str, options) -> str:
+    """``"did you mean 'x'? "`` (or ``""``) followed by nothing: for the start of a fix."""
+    close = nearest(name, options)
+    return f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+
+
+def one_of(options) -> str:
+    """Every option, quoted and comma-separated (never cut short)."""
+    return ", ".join(repr(str(o)) for o in options)
