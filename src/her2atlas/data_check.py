@@ -16,8 +16,16 @@ import pandas as pd
 
 from . import clinical, cohort
 from .errors import Her2AtlasError
-from .manifest_check import (ORIENTATION_ROWS, Finding, columns_fix, display_path, from_error,
-                             locate, missing_file_finding, relabel)
+from .manifest_check import (
+    ORIENTATION_ROWS,
+    Finding,
+    columns_fix,
+    display_path,
+    from_error,
+    locate,
+    missing_file_finding,
+    relabel,
+)
 from .tables import read_strings
 
 OTHER = {"genes_by_samples": "samples_by_genes", "samples_by_genes": "genes_by_samples"}
@@ -50,6 +58,7 @@ class DataCheck:
         self.characteristic_keys: list[str] = []
         self.geo_columns: list[str] = []
         self.raw_tables: dict[str, pd.DataFrame] = {}
+        self.ids_unmatched = False  # some table matches no sample: counts would mislead
 
     def add(self, exc: Her2AtlasError, *, found: str = "", fix: str | None = None) -> None:
         finding = from_error(exc, cohort=self.cohort, file=self.file, found=found)
@@ -231,6 +240,7 @@ class DataCheck:
 
     def no_match(self, name: str, spec: dict, indexed: pd.DataFrame, samples: pd.Index) -> None:
         """No clinical id matches a sample: guess the orientation, or the right id column."""
+        self.ids_unmatched = True
         ids = set(map(str, indexed.index))
         if not spec.get("via") and not spec.get("sample_id_length"):
             for file_name, (columns, rows) in self.axes.items():
@@ -312,8 +322,13 @@ class DataCheck:
         expected = self.m.get("expected") or {}
         filters = self.m.get("sample_filter") or {}
         blockers = set(filters) | ({"patient_id"} if self.m.get("replicates") else set())
-        if not expected or blockers & self.broken_fields:
+        if (not expected or self.ids_unmatched or blockers & self.broken_fields
+                or not set(filters) <= set(obs.columns)):  # undeclared filter: reported already
             return
+        for endpoint in clinical.ENDPOINTS:  # a pair with a broken half is not counted
+            pair = [f"{endpoint}_time", f"{endpoint}_event"]
+            if set(pair) & self.broken_fields:
+                obs = obs.drop(columns=[c for c in pair if c in obs])
         try:
             keep = cohort.apply_sample_filter(obs, filters, self.file)
             kept = obs[keep]

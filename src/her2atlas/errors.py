@@ -52,7 +52,11 @@ def nearest(name: str, options, *, n: int = 3) -> list[str]:
 
     options = [str(o) for o in options]
     by_lower = {o.lower(): o for o in reversed(options)}
-    close = difflib.get_close_matches(str(name).lower(), list(by_lower), n=n, cutoff=0.6)
+    lower = str(name).lower()
+    close = difflib.get_close_matches(lower, list(by_lower), n=n, cutoff=0.6)
+    # a misspelt start of a longer option ('randomized' for 'randomised_trastuzumab')
+    close += [o for o in by_lower if o not in close and len(lower) >= 4 and difflib.SequenceMatcher(
+        None, lower, o[:len(lower)]).ratio() >= 0.8][: max(0, n - len(close))]
     contains = [o for o in options if str(name).lower() in o.lower() and o.lower() not in close]
     return [by_lower[c] for c in close] + contains[: max(0, n - len(close))]
 
