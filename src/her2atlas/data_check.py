@@ -165,11 +165,13 @@ class DataCheck:
                                     fix="remove the duplicated sample (or gene) columns"))
         drop = set(spec.get("drop_columns", [])) | {key}
         columns = [h for h in header if h not in drop]
-        rows = read_strings(path, usecols=[header.index(key)], nrows=ORIENTATION_ROWS,
+        by_genes = spec.get("orientation", "genes_by_samples") == "genes_by_samples"
+        # genes in rows: a few thousand row ids suffice to see whether samples are there
+        rows = read_strings(path, usecols=[header.index(key)],
+                            nrows=ORIENTATION_ROWS if by_genes else None,
                             **options).iloc[:, 0].astype(str).str.strip().tolist()
         self.axes[name] = (columns, rows)
-        return columns if spec.get("orientation", "genes_by_samples") == "genes_by_samples" \
-            else rows
+        return columns if by_genes else rows
 
     # ---- clinical tables -------------------------------------------------------------------
     def tables(self, samples: pd.Index | None, extra: dict[str, pd.DataFrame]
