@@ -255,3 +255,30 @@ def test_offline_cohorts_check_clean_and_fast():
     assert findings == [], format_table(findings)
     assert time.perf_counter() - start < 15
 
+
+
+@pytest.mark.pipeline
+def test_workflow_lists_every_cohorts_problems_before_any_job(tmp_path):
+    from her2atlas.demo import write_demo
+
+    from pipeline_helpers import make_workdir, snakemake
+
+    work = tmp_path / "work"
+    work.mkdir()
+    make_workdir(work)
+    write_demo(work / "data/demo")
+    for cohort, old, new in (("demo_neoadjuvant_a", "units: counts", "units: auto"),
+                             ("demo_neoadjuvant_b", "column: response", "column: respons")):
+        path = work / f"workflow/cohorts/{cohort}.yaml"
+        text = path.read_text()
+        assert old in text
+        path.write_text(text.replace(old, new, 1))
+    result = snakemake(work, "--configfile", "demo/config.yaml", "--dry-run", check=False)
+    text = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in text
+    assert "2 error(s), 0 note(s)" in text
+    table = pd.read_csv(work / "results/qc/data_check.tsv", sep="\t")
+    assert list(zip(table["cohort"], table["field"], strict=True)) == [
+        ("demo_neoadjuvant_a", "expression.units"),
+        ("demo_neoadjuvant_b", "clinical.fields.pcr.column")]
+    assert not (work / "results/cohorts").exists()  # no job ran
