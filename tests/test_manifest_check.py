@@ -282,3 +282,17 @@ def test_workflow_lists_every_cohorts_problems_before_any_job(tmp_path):
         ("demo_neoadjuvant_a", "expression.units"),
         ("demo_neoadjuvant_b", "clinical.fields.pcr.column")]
     assert not (work / "results/cohorts").exists()  # no job ran
+
+
+def test_columns_lists_the_geo_characteristic_keys(tmp_path):
+    from her2atlas.manifest_check import table_columns
+
+    from test_geo import _fixture_manifest
+
+    mirror = _geo_mirror(tmp_path)
+    text = table_columns(_fixture_manifest(tmp_path), data_roots=[mirror])
+    lines = text.splitlines()
+    assert lines[0] == "fixture_geo:"
+    assert lines[1] == ("  geo (characteristic keys): 'her2.status (1: positive, 0: negative)', "
+                        "'treatment', 'pcr', 'timepoint', 'tissue'")
+    assert lines[2].startswith("  geo (other sample fields): 'title', 'geo_accession'")

@@ -77,6 +77,17 @@ class DataCheck:
             self.clinical_counts()
         return self.findings
 
+    def table_columns(self) -> dict[str, list[str]]:
+        """Every table's columns after :meth:`run` (GEO: characteristic keys listed apart)."""
+        out: dict[str, list[str]] = {}
+        if self.geo_columns:
+            keys = self.characteristic_keys
+            out["geo (characteristic keys)"] = keys
+            out["geo (other sample fields)"] = [c for c in self.geo_columns if c not in keys]
+        for name, raw in self.raw_tables.items():
+            out[name] = [str(c) for c in raw.columns]
+        return out
+
     # ---- files ---------------------------------------------------------------------------
     def locate_files(self) -> None:
         """Find every declared file in the cache or a data root; report the missing ones."""

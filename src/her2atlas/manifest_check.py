@@ -118,6 +118,27 @@ def check_manifest(path: str | Path, *, schema_path: str | Path | None = None, d
     return findings
 
 
+def table_columns(path: str | Path, *, data_roots: list[str | Path] = (),
+                  raw_dir: str | Path | None = None,
+                  geo_base_url: str = "https://ftp.ncbi.nlm.nih.gov", **_) -> str:
+    """The columns of every clinical table of a manifest (GEO: the characteristic keys), as text.
+
+    What a field's ``column`` can name; tables whose file is not available are left out.
+    """
+    from .data_check import DataCheck
+    from .manifest import load_manifest
+
+    path = Path(path)
+    manifest = load_manifest(path, geo_base_url=geo_base_url)
+    check = DataCheck(manifest, path, data_roots=[Path(r) for r in data_roots],
+                      raw_dir=None if raw_dir is None else Path(raw_dir), allow_download=False)
+    check.run()
+    lines = [f"{path.stem}:"]
+    for name, columns in check.table_columns().items():
+        lines.append(f"  {name}: {one_of(columns)}")
+    return "\n".join(lines)
+
+
 def check_cohorts(manifests: dict[str, str | Path], **options) -> list[Finding]:
     """:func:`check_manifest` for every cohort (id → manifest path), findings in cohort order."""
     findings: list[Finding] = []
@@ -221,6 +242,8 @@ def add_arguments(parser) -> None:
                         help="a mirror to search (repeatable; replaces the config's data_roots)")
     parser.add_argument("--raw-dir", help="the fetch cache (default the config's raw_dir)")
     parser.add_argument("--tsv", help="also write the findings to this TSV")
+    parser.add_argument("--columns", action="store_true",
+                        help="print every clinical table's columns (GEO: characteristic keys)")
     parser.add_argument("--schema", help="manifest schema (default the repository's)")
 
 
@@ -261,6 +284,12 @@ def main(args) -> int:
     if args.raw_dir:
         settings["raw_dir"] = Path(args.raw_dir)
     manifests = {name: resolve_manifest(name) for name in args.manifests}
+    if args.columns:
+        for path in manifests.values():
+            try:
+                print(table_columns(path, **settings))
+            except Her2AtlasError as exc:
+                print(f"{path}: columns not listed ({exc.message})")
     findings = check_cohorts(manifests, schema_path=args.schema, data=args.data, **settings)
     print(format_table(findings, checked=[Path(p).stem for p in manifests.values()]))
     if args.tsv:

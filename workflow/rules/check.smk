@@ -40,5 +40,8 @@ if config.get("check_data", True) and workflow.is_main_process:  # not again in 
     if errors(_findings):
         sys.exit("her2atlas: the manifests or data files have problems (all listed; also in "
                  f"{DATA_CHECK}):\n{format_table(_findings)}")
-    if _findings:
-        print(format_table(_findings), file=sys.stderr)
+    if _findings:  # notes only: files that are checked once downloaded
+        _cohorts = sorted({f.cohort for f in _findings})
+        print(f"her2atlas: {len(_findings)} file(s) of {len(_cohorts)} cohort(s) are not local "
+              f"yet and are checked when the cohort is built (listed in {DATA_CHECK})",
+              file=sys.stderr)
