@@ -285,9 +285,9 @@ def test_workflow_lists_every_cohorts_problems_before_any_job(tmp_path):
 
 
 def test_columns_lists_the_geo_characteristic_keys(tmp_path):
-    from her2atlas.manifest_check import table_columns
-
     from test_geo import _fixture_manifest
+
+    from her2atlas.manifest_check import table_columns
 
     mirror = _geo_mirror(tmp_path)
     text = table_columns(_fixture_manifest(tmp_path), data_roots=[mirror])

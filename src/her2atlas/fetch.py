@@ -56,6 +56,14 @@ class FetchedFile:
     bytes: int
 
 
+def raise_if_offline(exc: BaseException, url: str) -> None:
+    """Raise at once (no retry) when ``exc`` says the host name cannot be resolved."""
+    if is_dns_failure(exc):
+        host = urllib.parse.urlsplit(url).hostname
+        raise Her2AtlasError(f"cannot resolve host {host!r} ({getattr(exc, 'reason', exc)})",
+                             field=url, fix=OFFLINE_FIX) from exc
+
+
 def sha256_file(path: str | Path) -> str:
     """Return the hex sha256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
@@ -203,11 +211,7 @@ def download(
                     ) from exc
                 err: Exception = exc
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
-                if is_dns_failure(exc):
-                    host = urllib.parse.urlsplit(url).hostname
-                    raise Her2AtlasError(
-                        f"cannot resolve host {host!r} ({getattr(exc, 'reason', exc)})",
-                        field=url, fix=OFFLINE_FIX) from exc
+                raise_if_offline(exc, url)
                 err = exc
             else:  # pragma: no cover - loop exits via break
                 continue
