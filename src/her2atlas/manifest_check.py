@@ -247,18 +247,21 @@ def add_arguments(parser) -> None:
     parser.add_argument("--schema", help="manifest schema (default the repository's)")
 
 
-def resolve_manifest(name: str) -> Path:
-    """A manifest path, or a cohort id looked up in the repository's ``workflow/cohorts``."""
-    from .validation import REPO_ROOT
-
+def resolve_manifest(name: str, manifest_dirs: list[Path]) -> Path:
+    """A manifest path, or a cohort id looked up in the config's manifest folders."""
     path = Path(name)
     if path.suffix in (".yaml", ".yml") or "/" in name:
         return path
-    return REPO_ROOT / "workflow" / "cohorts" / f"{name}.yaml"
+    found = [d / f"{name}.yaml" for d in manifest_dirs if (d / f"{name}.yaml").is_file()]
+    return found[0] if found else manifest_dirs[0] / f"{name}.yaml"
 
 
 def settings_from(configfiles: list[str]) -> dict:
-    """data_roots, raw_dir, allow_download and geo_base_url from config files (later win)."""
+    """manifest_dirs, data_roots, raw_dir, allow_download and geo_base_url from config files.
+
+    Later files win, as with snakemake's ``--configfile``; relative paths start at the
+    repository (where snakemake runs).
+    """
     from .validation import REPO_ROOT
 
     # as the Snakefile: the repository's config.yaml first, then each --configfile
@@ -270,7 +273,8 @@ def settings_from(configfiles: list[str]) -> dict:
 
     def at_repo(p: str) -> Path:
         return Path(p) if Path(p).is_absolute() else REPO_ROOT / p
-    return {"data_roots": [at_repo(r) for r in merged.get("data_roots", [])],
+    dirs = merged.get("manifests_dir", "workflow/cohorts")
+    return {"manifest_dirs": [at_repo(d) for d in ([dirs] if isinstance(dirs, str) else dirs)],"data_roots": [at_repo(r) for r in merged.get("data_roots", [])],
             "raw_dir": at_repo(merged.get("raw_dir", "data/raw")),
             "allow_download": bool(merged.get("allow_download", True)),
             "geo_base_url": merged.get("geo_base_url", "https://ftp.ncbi.nlm.nih.gov")}
@@ -283,7 +287,8 @@ def main(args) -> int:
         settings["data_roots"] = [Path(r) for r in args.data_root]
     if args.raw_dir:
         settings["raw_dir"] = Path(args.raw_dir)
-    manifests = {name: resolve_manifest(name) for name in args.manifests}
+    dirs = settings.pop("manifest_dirs")
+    manifests = {name: resolve_manifest(name, dirs) for name in args.manifests}
     if args.columns:
         for path in manifests.values():
             try:
