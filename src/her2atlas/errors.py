@@ -47,18 +47,27 @@ class CountMismatchError(Her2AtlasError):
 
 
 def nearest(name: str, options, *, n: int = 3) -> list[str]:
-    """Up to ``n`` of ``options`` closest to ``name`` (case-insensitive), best first."""
+    """Up to ``n`` of ``options`` closest to ``name`` (case-insensitive), best first.
+
+    Close spellings first (difflib), then options that start with a close spelling of
+    ``name`` ('randomized' → 'randomised_trastuzumab'), then options containing ``name``.
+    """
     import difflib
 
-    options = [str(o) for o in options]
-    by_lower = {o.lower(): o for o in reversed(options)}
     lower = str(name).lower()
-    close = difflib.get_close_matches(lower, list(by_lower), n=n, cutoff=0.6)
-    # a misspelt start of a longer option ('randomized' for 'randomised_trastuzumab')
-    close += [o for o in by_lower if o not in close and len(lower) >= 4 and difflib.SequenceMatcher(
-        None, lower, o[:len(lower)]).ratio() >= 0.8][: max(0, n - len(close))]
-    contains = [o for o in options if str(name).lower() in o.lower() and o.lower() not in close]
-    return [by_lower[c] for c in close] + contains[: max(0, n - len(close))]
+    if not lower:
+        return []
+    by_lower: dict[str, str] = {}
+    for option in options:  # first spelling of each option, in the given order
+        by_lower.setdefault(str(option).lower(), str(option))
+    picked = difflib.get_close_matches(lower, list(by_lower), n=n, cutoff=0.6)
+    prefix = [o for o in by_lower if len(lower) >= 4
+              and difflib.SequenceMatcher(None, lower, o[:len(lower)]).ratio() >= 0.8]
+    contains = [o for o in by_lower if lower in o]
+    for option in prefix + contains:
+        if option not in picked:
+            picked.append(option)
+    return [by_lower[o] for o in picked[:n]]
 
 
 def did_you_mean(name: str, options) -> str:

@@ -274,7 +274,8 @@ def settings_from(configfiles: list[str]) -> dict:
     def at_repo(p: str) -> Path:
         return Path(p) if Path(p).is_absolute() else REPO_ROOT / p
     dirs = merged.get("manifests_dir", "workflow/cohorts")
-    return {"manifest_dirs": [at_repo(d) for d in ([dirs] if isinstance(dirs, str) else dirs)],"data_roots": [at_repo(r) for r in merged.get("data_roots", [])],
+    return {"manifest_dirs": [at_repo(d) for d in ([dirs] if isinstance(dirs, str) else dirs)],
+            "data_roots": [at_repo(r) for r in merged.get("data_roots", [])],
             "raw_dir": at_repo(merged.get("raw_dir", "data/raw")),
             "allow_download": bool(merged.get("allow_download", True)),
             "geo_base_url": merged.get("geo_base_url", "https://ftp.ncbi.nlm.nih.gov")}
