@@ -120,7 +120,8 @@ class DataCheck:
             found = self.expression_ids(self.located[name], spec, name)
             if found is None:
                 return None, {}
-            ids += [i for i in found if i not in set(ids)]
+            seen = set(ids)  # samples in several files are kept once, as the build does
+            ids += [i for i in found if i not in seen]
         return pd.Index(ids), {}
 
     def geo_samples(self) -> tuple[pd.Index | None, dict[str, pd.DataFrame]]:
