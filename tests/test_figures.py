@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import struct
 
 import matplotlib
@@ -217,3 +218,35 @@ def test_effect_heatmap_returns_a_compact_png_data_uri():
     assert width > 200
     assert height > 100
     assert size < 60_000
+
+
+def _decode(uri: str) -> np.ndarray:
+    from PIL import Image
+
+    data = base64.b64decode(uri.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.int16)
+
+
+def _png_colour_type(uri: str) -> int:
+    return base64.b64decode(uri.split(",", 1)[1])[25]
+
+
+def test_palette_png_stays_within_the_declared_colour_error():
+    rows = _cohort_rows([0.2, 0.5, 0.8], [2.0, 5.0, 3.0])
+    args = dict(title="t", xlabel="OR", interval_label="pooled: HKSJ t(2), k = 3")
+    full = figures.to_data_uri(figures._forest_figure(rows, _pooled(1.1, 0.3, 4.0, 3), **args))
+    small = figures.to_data_uri(figures._forest_figure(rows, _pooled(1.1, 0.3, 4.0, 3), **args),
+                                palette=True)
+    assert _png_colour_type(full) == 6  # RGBA, as matplotlib writes it
+    assert _png_colour_type(small) == 3  # palette
+    assert _png_size(small)[:2] == _png_size(full)[:2]
+    assert np.abs(_decode(small) - _decode(full)).max() <= figures.PALETTE_MAX_ERROR
+    assert _png_size(small)[2] < 0.6 * _png_size(full)[2]
+
+
+def test_palette_png_falls_back_to_full_colour_for_gradients():
+    plt = figures._plt()
+    fig, ax = plt.subplots(figsize=(3, 3))
+    ax.imshow(np.random.default_rng(0).uniform(size=(120, 120, 3)))
+    uri = figures.to_data_uri(fig, palette=True)
+    assert _png_colour_type(uri) == 6  # matplotlib's RGBA PNG kept

@@ -25,13 +25,43 @@ def _plt():
     return plt
 
 
-def to_data_uri(fig) -> str:
-    """Render a figure to a PNG data URI and close it (metadata stripped for stable bytes)."""
+#: Largest per-channel change (of 255) a 256-colour palette PNG may make; else full colour is kept.
+PALETTE_MAX_ERROR = 4
+
+
+def _palette_png(raw: bytes) -> bytes | None:
+    """The PNG re-encoded with a 256-colour palette (3–4× smaller for line art), or None.
+
+    None when the palette would shift any pixel by more than :data:`PALETTE_MAX_ERROR` per
+    channel (e.g. smooth gradients) or would not save bytes.
+    """
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(raw)).convert("RGB")
+    quantized = image.quantize(colors=256, method=Image.Quantize.MAXCOVERAGE,
+                               dither=Image.Dither.NONE)
+    error = np.abs(np.asarray(quantized.convert("RGB"), dtype=np.int16)
+                   - np.asarray(image, dtype=np.int16)).max()
+    if error > PALETTE_MAX_ERROR:
+        return None
+    buffer = io.BytesIO()
+    quantized.save(buffer, format="png", optimize=True)
+    return buffer.getvalue() if buffer.tell() < len(raw) else None
+
+
+def to_data_uri(fig, *, palette: bool = False) -> str:
+    """Render a figure to a PNG data URI and close it (metadata stripped for stable bytes).
+
+    ``palette`` re-encodes it with 256 colours when that is visually lossless (see
+    :func:`_palette_png`).
+    """
     plt = _plt()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    data = buffer.getvalue()
+    data = (_palette_png(data) or data) if palette else data
+    return "data:image/png;base64," + base64.b64encode(data).decode()
 
 
 #: Forest axis: padding added on each side, as a fraction of the cohort range's log10 span.
@@ -241,12 +271,13 @@ def forest(rows: pd.DataFrame, pooled: pd.DataFrame, *, title: str, xlabel: str,
     Returns
     -------
     str
-        PNG data URI. The x range follows the cohort intervals (:func:`forest_axis_limits`);
-        intervals running off it are cut at the edge with an arrow, and every row's numbers are
-        printed right of the axis (with ← / → where clipped).
+        PNG data URI (256-colour palette when visually lossless). The x range follows the
+        cohort intervals (:func:`forest_axis_limits`); intervals running off it are cut at the
+        edge with an arrow, and every row's numbers are printed right of the axis (with ←, →
+        or ↔ where clipped).
     """
     return to_data_uri(_forest_figure(rows, pooled, title=title, xlabel=xlabel,
-                                      interval_label=interval_label))
+                                      interval_label=interval_label), palette=True)
 
 
 def score_by_group(score: np.ndarray, group: np.ndarray, labels: tuple[str, str], *,
@@ -477,11 +508,11 @@ def effect_heatmap(matrix: pd.DataFrame, marks: pd.DataFrame, *, title: str, lab
     Returns
     -------
     str
-        PNG data URI.
+        PNG data URI (256-colour palette when visually lossless).
     """
     return to_data_uri(_heatmap_figure(matrix, marks, title=title, label=label,
                                        n_pooled=n_pooled, group_breaks=group_breaks,
-                                       orange_means=orange_means))
+                                       orange_means=orange_means), palette=True)
 
 
 def pca_plot(X: np.ndarray, groups: pd.Series, *, title: str) -> str:
