@@ -250,3 +250,18 @@ def test_palette_png_falls_back_to_full_colour_for_gradients():
     ax.imshow(np.random.default_rng(0).uniform(size=(120, 120, 3)))
     uri = figures.to_data_uri(fig, palette=True)
     assert _png_colour_type(uri) == 6  # matplotlib's RGBA PNG kept
+
+
+def test_forest_row_without_interval_draws_no_line_and_no_arrow():
+    rows = _cohort_rows([0.5, np.nan], [2.0, np.nan], effects=[1.0, 1.3])
+    fig = figures._forest_figure(rows, _pooled(1.1, 0.7, np.inf), title="t", xlabel="OR")
+    ax = fig.axes[0]
+    arrows = [(line.get_marker(), line.get_ydata()[0]) for line in ax.get_lines()
+              if line.get_gid() == "clip-arrow"]
+    texts = {t.get_position()[1]: t.get_text() for t in ax.texts if t.get_gid() == "interval-text"}
+    segments = [line for line in ax.get_lines() if len(line.get_xdata()) == 2
+                and line.get_ydata()[0] == 1 and line.get_gid() is None]
+    matplotlib.pyplot.close(fig)
+    assert arrows == [(">", 0)]
+    assert texts == {0: "1.10 (0.70–>9999) →", 1: "1.30 (NA–NA)", 2: "1.00 (0.50–2.00)"}
+    assert segments == []

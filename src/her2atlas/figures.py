@@ -150,7 +150,7 @@ def forest_axis_limits(rows: pd.DataFrame) -> tuple[float, float]:
 
 def ratio_text(value: float) -> str:
     """A ratio for a forest plot's number column (2 decimals below 10; '<0.01', '>9999')."""
-    if not np.isfinite(value):
+    if np.isnan(value):
         return "NA"
     if value < 0.01:
         return "<0.01"
@@ -175,8 +175,8 @@ def _forest_items(rows: pd.DataFrame, pooled: pd.DataFrame) -> list[tuple]:
 
 
 def _clipped(lo: float, hi: float, limits: tuple[float, float]) -> tuple[bool, bool]:
-    """Whether an interval runs off the axis on the left / on the right."""
-    return (not lo > limits[0]), (not hi < limits[1])
+    """Whether an interval runs off the axis on the left / on the right (never for NaN ends)."""
+    return bool(lo <= limits[0]), bool(hi >= limits[1])
 
 
 def _diamond(y: float, eff: float, lo: float, hi: float,
@@ -193,12 +193,13 @@ def _draw_forest_row(ax, y: int, item: tuple, limits: tuple[float, float], colou
     """One cohort line + square or pooled diamond, clipped at the limits with arrow markers."""
     _label, eff, lo, hi, is_pooled, _method = item
     left, right = _clipped(lo, hi, limits)
-    if is_pooled:
+    has_interval = not (np.isnan(lo) or np.isnan(hi))
+    if is_pooled and has_interval:
         ax.fill(*zip(*_diamond(y, eff, lo, hi, limits), strict=True), color=colour)
-    else:
+    elif has_interval:
         ax.plot([max(lo, limits[0]), min(hi, limits[1])], [y, y], color=colour, lw=1.4)
-        if limits[0] < eff < limits[1]:
-            ax.plot([eff], [y], "s", color=colour, ms=5)
+    if (not is_pooled or not has_interval) and limits[0] < eff < limits[1]:
+        ax.plot([eff], [y], "D" if is_pooled else "s", color=colour, ms=5)
     for clipped, x, marker in ((left, limits[0], "<"), (right, limits[1], ">")):
         if clipped:
             ax.plot([x], [y], marker=marker, color=colour, ms=6, clip_on=False, gid="clip-arrow",
