@@ -57,7 +57,8 @@ def _download_matrix(gse: str, name: str, *, base_url: str, raw_dir: Path) -> Pa
 
 
 def _list_matrices(gse: str, *, base_url: str) -> list[str]:
-    listing = f"{base_url.rstrip('/')}/{geo.series_matrix_path(gse, '')}"
+    folder = geo.series_matrix_path(gse).rsplit('/', 1)[0]
+    listing = f"{base_url.rstrip('/')}/{folder}/"
     with tempfile.TemporaryDirectory() as tmp:
         page = fetch.download(listing, Path(tmp) / "listing.html", retries=2, progress=False)
         return geo.list_series_matrices(page.read_text(encoding="utf-8", errors="replace"), gse)
