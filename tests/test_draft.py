@@ -353,3 +353,49 @@ def test_cli_refuses_to_overwrite_and_half_a_files_pair(tmp_path, capsys):
                  "--schema", str(MANIFEST_SCHEMA)]) == 0
     assert load_manifest(existing, MANIFEST_SCHEMA)["expected"] == {"samples": 2,
                                                                    "her2_positive": 1}
+
+
+def test_geo_fixture_traps_key_with_colon_missing_codes_and_mixed_rows(tmp_path):
+    """The series-matrix fixture of test_geo (GSE42822-style keys) read from a mirror."""
+    import geo_fixtures as fx
+
+    path = tmp_path / "mirror/geo/series/GSE99nnn/GSE99001/matrix/GSE99001_series_matrix.txt.gz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(fx.gz(fx.series_matrix_text()))
+    drafted = _draft_cli(tmp_path, "GSE99001", "--data-root", str(tmp_path / "mirror"),
+                         "--offline", out="gse99001.yaml")
+    fields = drafted["clinical"]["fields"]
+    assert fields["her2_status"] == {"table": "geo",
+                                     "column": "her2.status (1: positive, 0: negative)",
+                                     "map": {"1": "positive", "0": "negative"}}
+    assert fields["trastuzumab"]["map"] == {"FEC/TX+H": True, "FEC/TX": False}
+    assert fields["pcr"]["map"] == {"RD": 0, "pCR": 1}
+    assert fields["timepoint"]["map"] == {"baseline": "baseline"}
+    assert drafted["platform"] == fx.GPL
+    assert drafted["expected"] == {"samples": 12, "her2_positive": 10, "trastuzumab": 8,
+                                   "pcr_labelled": 11, "pcr_events": 5,
+                                   "her2_positive_pcr_events": 4}
+    # 8 of 10 HER2+ treated but no arm key: not read as a randomised contrast
+    assert drafted["design"] == "not_trastuzumab_treated"
+    assert drafted["treatment_era"] == "mixed"
+
+
+def test_timepoints_pam50_and_repeated_patients():
+    src = _source({
+        "patient": ["p1", "p1", "p2", "p2", "p3", "p3"],
+        "timepoint": ["baseline", "post", "baseline", "post", "baseline", "surgery"],
+        "pam50 subtype": ["Luminal A", "LumB", "HER2-enriched", "Basal-like", "Normal-like", "?"],
+    })
+    d = draft.draft_manifest(src, "x")
+    fields = d.manifest["clinical"]["fields"]
+    assert fields["patient_id"] == {"table": "geo", "column": "patient"}
+    assert fields["timepoint"]["map"] == {"baseline": "baseline", "post": None,
+                                          "surgery": "surgery"}
+    assert fields["pam50"]["map"] == {"Basal-like": "Basal", "HER2-enriched": "Her2",
+                                      "LumB": "LumB", "Luminal A": "LumA",
+                                      "Normal-like": "Normal"}
+    assert d.manifest["sample_filter"] == {"timepoint": ["baseline"]}
+    assert d.manifest["expected"] == {"samples": 3}  # the baseline samples
+    notes = d.manifest["unverified"]
+    assert "REVIEW timepoint: mapped to null (unknown) until decided: 'post' (2)" in notes
+    assert "patient_id repeats across samples: declare a replicates rule" in notes

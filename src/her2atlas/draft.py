@@ -63,7 +63,7 @@ def propose_fields(tallies: list[KeyTally], table_name: str) -> tuple[list[Propo
                                         draft_fields.vocabulary_classifier(syn.PAM50, set())))
     treated = draft_therapy.trastuzumab_field(tallies, table_name)
     source = treated[1] if treated else None
-    out.append(draft_therapy.arm_field(tallies, table_name, source))
+    out.append(draft_therapy.arm_field(tallies, table_name))
     out.append(treated[0] if treated else None)
     out.append(draft_therapy.anti_her2_field(source, table_name) if source else None)
     out.append(draft_fields.best_mapped(
@@ -152,9 +152,9 @@ def draft_manifest(source: RawSource, cohort_id: str) -> Draft:
     tallies = draft_fields.tally(source.table, source.keys)
     proposals, treatment = propose_fields(tallies, source.table_name)
     fields = {p.field: p.spec for p in proposals}
-    obs = harmonise(fields, source)
-    sample_filter = _sample_filter(obs)
-    obs = harmonise(fields, source, sample_filter) if sample_filter else obs
+    every = harmonise(fields, source)
+    sample_filter = _sample_filter(every)
+    obs = harmonise(fields, source, sample_filter) if sample_filter else every
     design, design_notes = propose_design(obs, treatment)
     if design["design"] in ("not_trastuzumab_treated", "treatment_unrecorded"):
         proposals = [p for p in proposals if p.field != "anti_her2"]
@@ -172,7 +172,7 @@ def draft_manifest(source: RawSource, cohort_id: str) -> Draft:
                      "add timepoint: {value: baseline}")
     if sample_filter:
         notes.append("sample_filter keeps baseline samples: the series holds several timepoints")
-    if "patient_id" in obs and obs["patient_id"].dropna().duplicated().any():
+    if "patient_id" in every and every["patient_id"].dropna().duplicated().any():
         notes.append("patient_id repeats across samples: declare a replicates rule")
     base = dict(source.base)
     tables = base.pop("clinical_tables", None)

@@ -91,8 +91,8 @@ def trastuzumab_field(tallies: list[KeyTally], table_name: str) -> tuple[Proposa
     candidates.sort(key=lambda c: c[0] + (c[1].key,))
     _, t, mapping, ambiguous = candidates[0]
     treated = sum(n for v, n in t.counts.items() if mapping.get(v) is True)
-    why = (f"trastuzumab <- {t.key!r}: {treated} of {t.present} samples name trastuzumab "
-           f"(drug word or regimen code)")
+    how = "flagged yes" if _drug_flag(t) is not None else "name it (drug word or regimen code)"
+    why = f"trastuzumab <- {t.key!r}: {treated} of {t.present} samples {how}"
     proposal = Proposal("trastuzumab", {"table": table_name, "column": t.key, "map": mapping}, why,
                         key=t.key, ambiguous=ambiguous)
     if len(candidates) > 1:
@@ -128,8 +128,7 @@ def other_agents(source: KeyTally) -> set[str]:
     return found
 
 
-def arm_field(tallies: list[KeyTally], table_name: str, treatment: KeyTally | None
-              ) -> Proposal | None:
+def arm_field(tallies: list[KeyTally], table_name: str) -> Proposal | None:
     """``arm`` from a key named like an arm or treatment group/code with 2-15 values."""
     candidates = []
     for t in tallies:
