@@ -399,3 +399,30 @@ def test_timepoints_pam50_and_repeated_patients():
     notes = d.manifest["unverified"]
     assert "REVIEW timepoint: mapped to null (unknown) until decided: 'post' (2)" in notes
     assert "patient_id repeats across samples: declare a replicates rule" in notes
+
+
+def test_drafted_manifests_pass_the_cohort_step(tmp_path, demo_dir):
+    """Files and GEO drafts build with cohort.build_cohort, whose count check uses `expected:`."""
+    import geo_fixtures as fx
+
+    from her2atlas.cohort import build_cohort
+
+    folder = demo_dir / "demo_randomised_f"
+    _draft_cli(tmp_path, "--expression", str(folder / "expression.tsv.gz"), "--clinical",
+               str(folder / "clinical.tsv"), "--data-root", str(demo_dir), out="demo_f.yaml")
+    manifest = load_manifest(tmp_path / "demo_f.yaml", MANIFEST_SCHEMA)
+    adata = build_cohort(manifest, folder, manifest_file="demo_f.yaml")
+    assert adata.n_obs == 260
+    assert dict(adata.uns["counts"]) == manifest["expected"]
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "GSE99001_series_matrix.txt.gz").write_bytes(fx.gz(fx.series_matrix_text()))
+    (raw / f"{fx.GPL}.annot.gz").write_bytes(fx.gz(fx.annot_text()))
+    _draft_cli(tmp_path, "GSE99001", "--raw-dir", str(raw), "--offline", "--data-root",
+               str(tmp_path / "none"), out="gse99001.yaml")
+    manifest = load_manifest(tmp_path / "gse99001.yaml", MANIFEST_SCHEMA)
+    adata = build_cohort(manifest, raw, manifest_file="gse99001.yaml")
+    assert adata.n_obs == fx.N_SAMPLES
+    assert dict(adata.uns["counts"]) == manifest["expected"]
+    assert manifest["expected"]["her2_positive"] == 10

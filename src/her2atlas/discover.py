@@ -91,8 +91,7 @@ class Eutils:
                     return json.loads(response.read().decode("utf-8"))
             except urllib.error.HTTPError as exc:
                 if attempt == 1 and (exc.code == 429 or exc.code >= 500):
-                    self.sleep(float(exc.headers.get("Retry-After") or 1.0) if exc.headers
-                               else 1.0)
+                    self.sleep(_retry_after(exc))
                     continue
                 raise Her2AtlasError(f"E-utilities answered HTTP {exc.code} {exc.reason}",
                                      field=endpoint, fix=_http_fix(exc.code)) from None
@@ -103,6 +102,14 @@ class Eutils:
                 raise Her2AtlasError(f"E-utilities answer is not JSON ({exc})", field=endpoint,
                                      fix="check --eutils-url") from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _retry_after(exc: urllib.error.HTTPError) -> float:
+    """Seconds to wait from a Retry-After header (1 s if absent or a date; at most 60 s)."""
+    try:
+        return min(60.0, max(0.0, float((exc.headers or {}).get("Retry-After") or 1.0)))
+    except ValueError:
+        return 1.0
 
 
 def _http_fix(code: int) -> str:
