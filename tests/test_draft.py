@@ -426,3 +426,14 @@ def test_drafted_manifests_pass_the_cohort_step(tmp_path, demo_dir):
     assert adata.n_obs == fx.N_SAMPLES
     assert dict(adata.uns["counts"]) == manifest["expected"]
     assert manifest["expected"]["her2_positive"] == 10
+
+
+def test_series_text_is_quoted_not_applied():
+    src = _source({"pcr": ["pCR", "RD", "RD"]})
+    src.series_text = "Trastuzumab-based therapy in HER2-positive breast cancer"
+    d = draft.draft_manifest(src, "x")
+    assert set(d.manifest["clinical"]["fields"]) == {"pcr"}
+    assert d.manifest["design"] == "treatment_unrecorded"
+    notes = d.manifest["unverified"]
+    assert "the series title/summary mentions trastuzumab but no key records it" in notes
+    assert "the series title/summary mentions HER2-positive tumours" in notes

@@ -139,6 +139,19 @@ def _proposal_notes(proposals: list[Proposal]) -> list[str]:
     return notes
 
 
+def _series_text_notes(obs: pd.DataFrame, text: str) -> list[str]:
+    """What the series title/summary says about fields no key records (stated, not applied)."""
+    notes = []
+    if "trastuzumab" not in obs and re.search(r"trastuzumab|herceptin", text, re.I):
+        notes.append("the series title/summary mentions trastuzumab but no key records it: if "
+                     "every patient received it, set trastuzumab: {value: true} and design "
+                     "trastuzumab_treated")
+    if "her2_status" not in obs and re.search(r"HER2[- ]?(positive|\+)", text, re.I):
+        notes.append("the series title/summary mentions HER2-positive tumours but no key records "
+                     "HER2: if all are HER2+, set her2_status: {value: positive}")
+    return notes
+
+
 def _sample_filter(obs: pd.DataFrame) -> dict | None:
     """Keep baseline samples when a timepoint field shows several timepoints."""
     if "timepoint" not in obs:
@@ -167,6 +180,7 @@ def draft_manifest(source: RawSource, cohort_id: str) -> Draft:
     if survival:
         endpoints["survival"] = survival
     notes = design_notes + _proposal_notes(proposals) + source.notes
+    notes += _series_text_notes(obs, source.series_text)
     if "timepoint" not in obs:
         notes.append("timepoint: no key records it; if every sample is a pre-treatment biopsy, "
                      "add timepoint: {value: baseline}")
