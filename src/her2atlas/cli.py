@@ -17,6 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check-manifest", help="validate cohort manifests")
     check.add_argument("manifests", nargs="+")
     check.add_argument("--schema", default="workflow/schemas/manifest.schema.yaml")
+    from . import discover, draft
+    draft.add_parser(sub)
+    discover.add_parser(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "demo-data":
@@ -28,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
             for path in args.manifests:
                 load_manifest(path, args.schema)
                 print(f"ok: {path}")
+        elif args.command == "draft":
+            return draft.run(args)
+        elif args.command == "discover":
+            return discover.run(args)
     except Her2AtlasError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
