@@ -18,6 +18,9 @@ def main(argv: list[str] | None = None) -> int:
                            "files too) and list every problem in one table")
     from .manifest_check import add_arguments
     add_arguments(check)
+    from . import discover, draft
+    draft.add_parser(sub)
+    discover.add_parser(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "demo-data":
@@ -27,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "check-manifest":
             from .manifest_check import main as check_manifests
             return check_manifests(args)
+        elif args.command == "draft":
+            return draft.run(args)
+        elif args.command == "discover":
+            return discover.run(args)
     except Her2AtlasError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

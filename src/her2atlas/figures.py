@@ -25,30 +25,142 @@ def _plt():
     return plt
 
 
-def to_data_uri(fig) -> str:
-    """Render a figure to a PNG data URI and close it (metadata stripped for stable bytes)."""
+#: Largest per-channel change (of 255) a 256-colour palette PNG may make; else full colour is kept.
+PALETTE_MAX_ERROR = 4
+
+
+def _palette_png(raw: bytes) -> bytes | None:
+    """The PNG re-encoded with a 256-colour palette (3–4× smaller for line art), or None.
+
+    None when the palette would shift any pixel by more than :data:`PALETTE_MAX_ERROR` per
+    channel (e.g. smooth gradients) or would not save bytes.
+    """
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(raw)).convert("RGB")
+    quantized = image.quantize(colors=256, method=Image.Quantize.MAXCOVERAGE,
+                               dither=Image.Dither.NONE)
+    error = np.abs(np.asarray(quantized.convert("RGB"), dtype=np.int16)
+                   - np.asarray(image, dtype=np.int16)).max()
+    if error > PALETTE_MAX_ERROR:
+        return None
+    buffer = io.BytesIO()
+    quantized.save(buffer, format="png", optimize=True)
+    return buffer.getvalue() if buffer.tell() < len(raw) else None
+
+
+def to_data_uri(fig, *, palette: bool = False) -> str:
+    """Render a figure to a PNG data URI and close it (metadata stripped for stable bytes).
+
+    ``palette`` re-encodes it with 256 colours when that is visually lossless (see
+    :func:`_palette_png`).
+    """
     plt = _plt()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    data = buffer.getvalue()
+    data = (_palette_png(data) or data) if palette else data
+    return "data:image/png;base64," + base64.b64encode(data).decode()
+
+
+#: Forest axis: padding added on each side, as a fraction of the cohort range's log10 span.
+FOREST_AXIS_PADDING = 0.08
+#: Forest axis: the range never reaches beyond these ratios; intervals past them are clipped.
+FOREST_AXIS_BOUNDS = (1e-3, 1e3)
+#: Forest axis: the narrowest range shown, in decades (log10 units).
+FOREST_MIN_DECADES = 0.6
+#: At most this many tick labels on a log axis.
+MAX_TICK_LABELS = 7
+#: Tick ladders (mantissas per decade), finest first; then every decade, every 2nd, ….
+_LADDERS = ((1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9), (1, 1.5, 2, 3, 5, 7), (1, 2, 3, 5),
+            (1, 2, 5), (1, 3))
+
+
+def _ladder_ticks(lo: float, hi: float, mantissas: tuple, decade_step: int) -> list[float]:
+    """Ticks m·10^e within [lo, hi] for every mantissa m and every ``decade_step``-th decade e."""
+    first, last = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
+    ticks = [float(f"{m}e{e}") for e in range(first, last + 1) if e % decade_step == 0
+             for m in mantissas]
+    return [t for t in ticks if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
+
+
+def log_ticks(lo: float, hi: float, *, max_labels: int = MAX_TICK_LABELS,
+              min_gap: float = 0.1) -> list[float]:
+    """Tick values for a log axis spanning ``lo``..``hi`` whose labels cannot crowd.
+
+    Parameters
+    ----------
+    lo, hi
+        Axis limits (positive).
+    max_labels
+        Most ticks returned.
+    min_gap
+        Smallest distance between neighbouring ticks, as a fraction of the axis' log span.
+
+    Returns
+    -------
+    list of float
+        Increasing ticks from the finest ladder (1-1.2-1.5-…-9, 1-1.5-2-3-5-7, 1-2-3-5, 1-2-5,
+        1-3, every decade, every k-th decade) that meets both limits; ``[1]`` (or the
+        geometric mid-point) when nothing fits.
+    """
+    span = np.log10(hi) - np.log10(lo)
+    candidates = [(m, 1) for m in _LADDERS] + [((1,), step) for step in range(1, 13)]
+    for mantissas, step in candidates:
+        ticks = _ladder_ticks(lo, hi, mantissas, step)
+        gaps = np.diff(np.log10(ticks)) if len(ticks) > 1 else np.array([span])
+        if 2 <= len(ticks) <= max_labels and gaps.min() >= min_gap * span:
+            return ticks
+    return [t for t in (1.0,) if lo <= t <= hi] or [float(np.sqrt(lo * hi))]
+
+
+def tick_text(value: float) -> str:
+    """Plain-number tick label (0.001, 0.5, 1, 20, 1000), never scientific notation."""
+    return np.format_float_positional(float(f"{value:.3g}"), trim="-")
 
 
 def _plain_log_ticks(ax) -> None:
-    """Label a log axis with plain numbers (0.25, 0.5, 1, 2, …) instead of powers of ten."""
+    """Label a log x axis with plain numbers (0.25, 0.5, 1, 2, …) that do not overlap."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
     lo, hi = ax.get_xlim()
-    candidates = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 10, 20]
-    ticks = [t for t in candidates if lo <= t <= hi] or [1]
-    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_locator(FixedLocator(log_ticks(lo, hi)))
     ax.xaxis.set_minor_locator(NullLocator())
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: tick_text(v)))
 
 
-def forest(rows: pd.DataFrame, pooled: pd.DataFrame, *, title: str, xlabel: str) -> str:
-    """Forest plot: one line per cohort × method, a diamond per pooled method estimate."""
-    plt = _plt()
+def forest_axis_limits(rows: pd.DataFrame) -> tuple[float, float]:
+    """x range of a forest plot: the cohort intervals and 1, padded; pooled rows never widen it.
+
+    The range is capped at :data:`FOREST_AXIS_BOUNDS`, widened to at least
+    :data:`FOREST_MIN_DECADES` and padded by :data:`FOREST_AXIS_PADDING` of its log span per side.
+    """
+    values = pd.concat([rows[c] for c in ("ci_low", "effect", "ci_high")]).astype(float).to_numpy()
+    values = values[np.isfinite(values) & (values > 0)]
+    floor, ceiling = np.log10(FOREST_AXIS_BOUNDS)
+    lo = max(min(np.log10(values).min(initial=0.0), 0.0), floor)
+    hi = min(max(np.log10(values).max(initial=0.0), 0.0), ceiling)
+    if hi - lo < FOREST_MIN_DECADES:
+        centre = (hi + lo) / 2
+        lo, hi = centre - FOREST_MIN_DECADES / 2, centre + FOREST_MIN_DECADES / 2
+    pad = FOREST_AXIS_PADDING * (hi - lo)
+    return float(10 ** (lo - pad)), float(10 ** (hi + pad))
+
+
+def ratio_text(value: float) -> str:
+    """A ratio for a forest plot's number column (2 decimals below 10; '<0.01', '>9999')."""
+    if np.isnan(value):
+        return "NA"
+    if value < 0.01:
+        return "<0.01"
+    if value > 9999:
+        return ">9999"
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def _forest_items(rows: pd.DataFrame, pooled: pd.DataFrame) -> list[tuple]:
+    """(label, effect, ci_low, ci_high, is_pooled, method) per row, methods in sorted order."""
     items = []
     for method, grp in rows.groupby("method", sort=True):
         for r in grp.itertuples():
@@ -58,29 +170,115 @@ def forest(rows: pd.DataFrame, pooled: pd.DataFrame, *, title: str, xlabel: str)
             p = pr.iloc[0]
             flag = ", q<1" if str(p.get("hksj_q_below_1")) == "True" else ""
             items.append((f"pooled ({method}), k={int(p['k'])}, I²={p['i2']:.0f}%{flag}",
-                          p["effect"], p["ci_low"],
-                          p["ci_high"], True, method))
-    height = 0.9 + 0.28 * max(len(items), 1)
+                          p["effect"], p["ci_low"], p["ci_high"], True, method))
+    return items
+
+
+def _clipped(lo: float, hi: float, limits: tuple[float, float]) -> tuple[bool, bool]:
+    """Whether an interval runs off the axis on the left / on the right (never for NaN ends)."""
+    return bool(lo <= limits[0]), bool(hi >= limits[1])
+
+
+def _diamond(y: float, eff: float, lo: float, hi: float,
+             limits: tuple[float, float]) -> list[tuple[float, float]]:
+    """Vertices of a pooled diamond; a clipped end tapers to the axis edge (arrow drawn there)."""
+    x0, x1 = limits
+    centre = min(max(eff, x0), x1)
+    left = lo if lo > x0 else x0
+    right = hi if hi < x1 else x1
+    return [(left, y), (centre, y + 0.3), (right, y), (centre, y - 0.3)]
+
+
+def _draw_forest_row(ax, y: int, item: tuple, limits: tuple[float, float], colour: str) -> None:
+    """One cohort line + square or pooled diamond, clipped at the limits with arrow markers."""
+    _label, eff, lo, hi, is_pooled, _method = item
+    left, right = _clipped(lo, hi, limits)
+    has_interval = not (np.isnan(lo) or np.isnan(hi))
+    if is_pooled and has_interval:
+        ax.fill(*zip(*_diamond(y, eff, lo, hi, limits), strict=True), color=colour)
+    elif has_interval:
+        ax.plot([max(lo, limits[0]), min(hi, limits[1])], [y, y], color=colour, lw=1.4)
+    if (not is_pooled or not has_interval) and limits[0] < eff < limits[1]:
+        ax.plot([eff], [y], "D" if is_pooled else "s", color=colour, ms=5)
+    for clipped, x, marker in ((left, limits[0], "<"), (right, limits[1], ">")):
+        if clipped:
+            ax.plot([x], [y], marker=marker, color=colour, ms=6, clip_on=False, gid="clip-arrow",
+                    zorder=3)
+    arrow = {(True, True): " ↔", (True, False): " ←", (False, True): " →"}.get((left, right), "")
+    text = f"{ratio_text(eff)} ({ratio_text(lo)}–{ratio_text(hi)}){arrow}"
+    ax.text(1.03, y, text, transform=ax.get_yaxis_transform(), va="center", ha="left",
+            fontsize=7, color=colour if is_pooled else "#333", gid="interval-text")
+
+
+def _forest_legend(ax, interval_label: str) -> None:
+    """Legend under the x label naming the cohort interval and the pooled interval rule."""
+    from matplotlib.lines import Line2D
+    from matplotlib.transforms import ScaledTranslation
+
+    handles = [Line2D([], [], color="#555", marker="s", ms=4, lw=1.4),
+               Line2D([], [], color="#555", marker="D", ms=5, lw=0)]
+    anchor = ax.transAxes + ScaledTranslation(0, -0.42, ax.figure.dpi_scale_trans)
+    ax.legend(handles, ["cohort estimate (95% CI)", interval_label], loc="upper left",
+              bbox_to_anchor=(0, 0), bbox_transform=anchor, fontsize=7, frameon=False,
+              ncols=2, handlelength=1.6)
+
+
+def _forest_figure(rows: pd.DataFrame, pooled: pd.DataFrame, *, title: str, xlabel: str,
+                   interval_label: str | None = None):
+    """The forest plot as a matplotlib Figure (see :func:`forest`)."""
+    plt = _plt()
+    items = _forest_items(rows, pooled)
+    height = 0.9 + 0.28 * max(len(items), 1) + (0.25 if interval_label else 0)
     fig, ax = plt.subplots(figsize=(5.2, height))
     methods = sorted(rows["method"].unique())
-    for y, (_label, eff, lo, hi, is_pooled, method) in enumerate(reversed(items)):
-        colour = PALETTE[methods.index(method) % len(PALETTE)]
-        if not np.isfinite(eff):
+    limits = forest_axis_limits(rows)
+    ax.set_xscale("log")
+    ax.set_xlim(*limits)
+    for y, item in enumerate(reversed(items)):
+        if not np.isfinite(item[1]):
             ax.text(1, y, "not estimable", va="center", ha="center", fontsize=7, color="#555")
             continue
-        if is_pooled:
-            ax.fill([lo, eff, hi, eff], [y, y + 0.3, y, y - 0.3], color=colour)
-        else:
-            ax.plot([lo, hi], [y, y], color=colour, lw=1.4)
-            ax.plot([eff], [y], "s", color=colour, ms=5)
+        _draw_forest_row(ax, y, item, limits, PALETTE[methods.index(item[5]) % len(PALETTE)])
+    ax.set_ylim(-0.6, len(items) - 0.4)
     ax.set_yticks(range(len(items)))
     ax.set_yticklabels([i[0] for i in reversed(items)])
     ax.axvline(1, color="#777", lw=0.8, ls="--")
-    ax.set_xscale("log")
     _plain_log_ticks(ax)
     ax.set_xlabel(xlabel)
     ax.set_title(title, fontsize=9)
-    return to_data_uri(fig)
+    if interval_label:
+        _forest_legend(ax, interval_label)
+    return fig
+
+
+def forest(rows: pd.DataFrame, pooled: pd.DataFrame, *, title: str, xlabel: str,
+           interval_label: str | None = None) -> str:
+    """Forest plot: one line per cohort × method, a diamond per pooled method estimate.
+
+    Parameters
+    ----------
+    rows
+        Per-cohort rows: ``cohort``, ``method``, ``effect``, ``ci_low``, ``ci_high`` (ratio
+        scale, e.g. OR or HR).
+    pooled
+        Pooled rows per ``method``: ``effect``, ``ci_low``, ``ci_high`` (ratio scale), ``k``,
+        ``i2`` and optionally ``hksj_q_below_1``.
+    title, xlabel
+        Figure title and x-axis label.
+    interval_label
+        The pooled interval rule (e.g. ``"pooled: HKSJ t(1), k = 2"``), shown in a legend under
+        the axis; no legend when None.
+
+    Returns
+    -------
+    str
+        PNG data URI (256-colour palette when visually lossless). The x range follows the
+        cohort intervals (:func:`forest_axis_limits`); intervals running off it are cut at the
+        edge with an arrow, and every row's numbers are printed right of the axis (with ←, →
+        or ↔ where clipped).
+    """
+    return to_data_uri(_forest_figure(rows, pooled, title=title, xlabel=xlabel,
+                                      interval_label=interval_label), palette=True)
 
 
 def score_by_group(score: np.ndarray, group: np.ndarray, labels: tuple[str, str], *,
@@ -169,29 +367,153 @@ def sample_distributions(qc: dict, *, title: str) -> str:
     return to_data_uri(fig)
 
 
-def effect_heatmap(matrix: pd.DataFrame, marks: pd.DataFrame, *, title: str, label: str) -> str:
-    """Signature × cohort heatmap of log effects (diverging, colour-blind-safe PuOr).
+#: Diverging, colour-blind-safe map of the heatmaps (orange = positive log effect).
+HEATMAP_CMAP = "PuOr_r"
+#: Fill of heatmap cells without an estimate.
+NAN_COLOUR = "#d9d9d9"
+#: White space (in columns) between the cohort block and the pooled columns.
+POOLED_GAP = 0.5
 
-    ``marks`` holds the text drawn in each cell ('**' q < 0.05, '*' p < 0.05).
-    """
+
+def relative_luminance(rgb) -> float:
+    """WCAG 2 relative luminance of an sRGB colour with channels in 0..1."""
+    channels = np.asarray(rgb, dtype=float)[:3]
+    linear = np.where(channels <= 0.04045, channels / 12.92, ((channels + 0.055) / 1.055) ** 2.4)
+    return float(linear @ [0.2126, 0.7152, 0.0722])
+
+
+def mark_colour(rgb) -> str:
+    """Text colour for a cell: white on dark fills, black on light ones (the higher contrast)."""
+    lum = relative_luminance(rgb)
+    return "#ffffff" if (1.05 / (lum + 0.05)) > ((lum + 0.05) / 0.05) else "#000000"
+
+
+def heatmap_column_centres(n_columns: int, n_pooled: int) -> np.ndarray:
+    """x centre of each heatmap column; the last ``n_pooled`` shift right by :data:`POOLED_GAP`."""
+    centres = np.arange(n_columns, dtype=float) + 0.5
+    if n_pooled:
+        centres[n_columns - n_pooled:] += POOLED_GAP
+    return centres
+
+
+def _check_heatmap_layout(n_columns: int, n_pooled: int, group_breaks: list[int]) -> None:
+    """Raise ValueError for a pooled count or group break that does not fit the columns."""
+    if not 0 <= n_pooled <= n_columns:
+        raise ValueError(f"effect_heatmap: n_pooled={n_pooled} must lie in 0..{n_columns} "
+                         f"(the matrix has {n_columns} columns)")
+    n_cohort = n_columns - n_pooled
+    bad = [j for j in group_breaks if not 0 <= j <= n_cohort]
+    if bad:
+        raise ValueError(f"effect_heatmap: group_breaks {bad} fall outside the cohort columns "
+                         f"0..{n_cohort}; pass the index of each design group's first column")
+
+
+def _draw_cells(ax, values: np.ndarray, centres: np.ndarray, n_pooled: int, norm, cmap):
+    """Cohort and pooled blocks as two meshes (NaN cells grey); returns the first mesh."""
+    n_rows, n_columns = values.shape
+    n_cohort = n_columns - n_pooled
+    cmap = cmap.with_extremes(bad=NAN_COLOUR)
+    meshes = []
+    for block in (slice(0, n_cohort), slice(n_cohort, n_columns)):
+        if block.stop > block.start:
+            x = np.append(centres[block] - 0.5, centres[block][-1] + 0.5)
+            meshes.append(ax.pcolormesh(x, np.arange(n_rows + 1) - 0.5,
+                                        np.ma.masked_invalid(values[:, block]), cmap=cmap,
+                                        norm=norm))
+    return meshes[0]
+
+
+def _draw_marks(ax, values: np.ndarray, marks: pd.DataFrame, centres: np.ndarray,
+                norm, cmap) -> None:
+    """Cell text: the marks in white or black by fill luminance; 'NA' on grey NaN cells."""
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            if not np.isfinite(values[i, j]):
+                ax.text(centres[j], i, "NA", ha="center", va="center", fontsize=6, color="#555")
+                continue
+            text = marks.iat[i, j]
+            if isinstance(text, str) and text:
+                ax.text(centres[j], i, text, ha="center", va="center", fontsize=7,
+                        fontweight="bold", color=mark_colour(cmap(norm(values[i, j]))),
+                        gid="mark")
+
+
+def _draw_separators(ax, centres: np.ndarray, n_pooled: int, group_breaks: list[int]) -> None:
+    """Thin lines where a design group starts; a thick line in the gap before the pooled block."""
+    n_cohort = len(centres) - n_pooled
+    for j in sorted(set(group_breaks) - {0, n_cohort}):
+        ax.axvline(centres[j] - 0.5, color="#333", lw=0.9, gid="group-separator")
+    if n_pooled and n_cohort:
+        ax.axvline(centres[n_cohort - 1] + 0.5 + POOLED_GAP / 2, color="#222", lw=2.2,
+                   gid="pooled-separator")
+
+
+def _heatmap_figure(matrix: pd.DataFrame, marks: pd.DataFrame, *, title: str, label: str,
+                    n_pooled: int = 0, group_breaks: list[int] | None = None,
+                    orange_means: str | None = None):
+    """The effect heatmap as a matplotlib Figure (see :func:`effect_heatmap`)."""
+    import matplotlib
+    from matplotlib.colors import Normalize
+    from matplotlib.patches import Patch
+
     plt = _plt()
     values = matrix.to_numpy(dtype=float)
+    n_rows, n_columns = values.shape
+    _check_heatmap_layout(n_columns, n_pooled, list(group_breaks or []))
     limit = np.nanmax(np.abs(values)) if np.isfinite(values).any() else 1.0
-    fig, ax = plt.subplots(figsize=(1.4 + 0.75 * matrix.shape[1], 0.8 + 0.28 * matrix.shape[0]))
-    image = ax.imshow(np.ma.masked_invalid(values), cmap="PuOr_r", vmin=-limit, vmax=limit,
-                      aspect="auto")
-    ax.set_xticks(range(matrix.shape[1]))
+    norm, cmap = Normalize(-(limit or 1.0), limit or 1.0), matplotlib.colormaps[HEATMAP_CMAP]
+    centres = heatmap_column_centres(n_columns, n_pooled)
+    gap = POOLED_GAP if n_pooled else 0
+    fig, ax = plt.subplots(figsize=(1.4 + 0.75 * (n_columns + gap), 0.8 + 0.28 * n_rows))
+    mesh = _draw_cells(ax, values, centres, n_pooled, norm, cmap)
+    ax.set_xlim(0, centres[-1] + 0.5)
+    ax.set_ylim(n_rows - 0.5, -0.5)
+    ax.set_xticks(centres)
     ax.set_xticklabels(matrix.columns, rotation=40, ha="right")
-    ax.set_yticks(range(matrix.shape[0]))
+    ax.set_yticks(range(n_rows))
     ax.set_yticklabels(matrix.index)
-    for i in range(matrix.shape[0]):
-        for j in range(matrix.shape[1]):
-            text = "NA" if not np.isfinite(values[i, j]) else marks.iat[i, j]
-            ax.text(j, i, text, ha="center", va="center", fontsize=7, color="#222")
-    bar = fig.colorbar(image, ax=ax, fraction=0.04)
-    bar.set_label(label)
+    ax.tick_params(length=0)
+    _draw_marks(ax, values, marks, centres, norm, cmap)
+    _draw_separators(ax, centres, n_pooled, list(group_breaks or []))
+    bar = fig.colorbar(mesh, ax=ax, fraction=0.04)
+    bar.set_label(f"{label}\n{orange_means}" if orange_means else label)
+    if not np.isfinite(values).all():
+        ax.legend([Patch(color=NAN_COLOUR)], ["NA: no estimate"], loc="lower left",
+                  bbox_to_anchor=(1.0, 1.0), fontsize=6, frameon=False, handlelength=1)
     ax.set_title(title, fontsize=9)
-    return to_data_uri(fig)
+    return fig
+
+
+def effect_heatmap(matrix: pd.DataFrame, marks: pd.DataFrame, *, title: str, label: str,
+                   n_pooled: int = 0, group_breaks: list[int] | None = None,
+                   orange_means: str | None = None) -> str:
+    """Signature × cohort heatmap of log effects (diverging, colour-blind-safe PuOr).
+
+    Parameters
+    ----------
+    matrix
+        Rows × columns of log effects (NaN where there is no estimate).
+    marks
+        Same shape: the text drawn in each cell ('**' q < 0.05, '*' p < 0.05), in white on dark
+        cells and black on light ones.
+    title, label
+        Figure title and colour-bar label.
+    n_pooled
+        The last ``n_pooled`` columns are pooled estimates: set apart by a gap and a thick line.
+    group_breaks
+        Indices of the cohort columns where a new design group starts (thin lines).
+    orange_means
+        What a positive (orange) value means, e.g. ``"orange = more pCR"``; added to the
+        colour-bar label.
+
+    Returns
+    -------
+    str
+        PNG data URI (256-colour palette when visually lossless).
+    """
+    return to_data_uri(_heatmap_figure(matrix, marks, title=title, label=label,
+                                       n_pooled=n_pooled, group_breaks=group_breaks,
+                                       orange_means=orange_means), palette=True)
 
 
 def pca_plot(X: np.ndarray, groups: pd.Series, *, title: str) -> str:
