@@ -80,6 +80,10 @@ def _expect(exc: Her2AtlasError, *parts: str) -> None:
     (lambda m: m["files"][0].update(sha256="xyz"), ["sha256", "pattern"]),
     (lambda m: m["expression"].update(files=["absent.tsv"]), ["'absent.tsv' is used but not declared"]),
     (lambda m: m.update(id="other_id"), ["differs from the file name"]),
+    (lambda m: m["expression"].update(units="auto"), ["expression.units", "only for GEO"]),
+    (lambda m: m["expected"].update(pcr_event=3), ["expected.pcr_event", "did you mean 'pcr_events'"]),
+    (lambda m: m["expected"].update(os_events=3), ["expected.os_events", "os_time, os_event"]),
+    (lambda m: m.update(design=None), ["design", "'trastuzumab_treated'", "null"]),
 ])
 def test_bad_manifests(tmp_path, mutate, parts):
     manifest = copy.deepcopy(BASE)
@@ -160,7 +164,8 @@ def test_clinical_ids_that_do_not_match_expression(tmp_path, cohort_dir):
     clinical.to_csv(cohort_dir / "clinical.tsv", sep="\t", index=False)
     with pytest.raises(Her2AtlasError) as info:
         _build(tmp_path, cohort_dir)
-    _expect(info.value, "no clinical id matches", "X-DEMO", "id_column")
+    _expect(info.value, "no clinical id matches", "X-DEMO", "id_column",
+            "orientation: samples_by_genes")
 
 
 def test_non_numeric_expression(tmp_path, cohort_dir):
@@ -221,7 +226,8 @@ def test_unknown_table_and_column_in_a_field(tmp_path, cohort_dir):
     with pytest.raises(Her2AtlasError) as info:
         _build(tmp_path, cohort_dir, lambda m: m["clinical"]["fields"]["pcr"].update(
             table="labels"))
-    _expect(info.value, "unknown table 'labels'", "clinical.fields.pcr.table")
+    # caught when the manifest is loaded, before any data is read
+    _expect(info.value, "table 'labels' is not declared", "clinical.fields.pcr.table", "clin")
     with pytest.raises(Her2AtlasError) as info:
         _build(tmp_path, cohort_dir, lambda m: m["clinical"]["fields"]["pcr"].update(
             column="pCR"))
@@ -272,6 +278,14 @@ def test_count_mismatch_table(tmp_path, cohort_dir):
     with pytest.raises(CountMismatchError) as info:
         _build(tmp_path, cohort_dir, lambda m: m["expected"].update(pcr_events=30))
     _expect(info.value, "pcr_events", "expected", "found")
+
+
+def test_expected_clinical_mismatch_is_labelled_with_its_section(tmp_path, cohort_dir):
+    with pytest.raises(CountMismatchError) as info:
+        _build(tmp_path, cohort_dir, lambda m: m.update(expected_clinical={"samples": 80}))
+    assert info.value.field == "expected_clinical"
+    _expect(info.value, "[expected_clinical]", "'expected_clinical'", "expected     80",
+            "found     90")
 
 
 def test_pcr_all_one_class_is_a_documented_skip(tmp_path, cohort_dir):

@@ -140,3 +140,33 @@ def test_manifest_path_escape_and_unsafe_id(tmp_path):
 def test_missing_manifest_file():
     with pytest.raises(Her2AtlasError, match="file not found"):
         load_manifest(REPO / "workflow/cohorts/does_not_exist.yaml", MANIFEST_SCHEMA)
+
+
+def test_missing_manifest_names_the_nearest_file_and_the_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(Her2AtlasError) as info:
+        load_manifest(REPO / "workflow/cohorts/transneo_her.yaml")
+    fix = info.value.fix
+    assert fix.startswith("did you mean 'transneo_her2.yaml'?")
+    assert str(REPO / "workflow/cohorts/transneo_her.yaml") in fix and str(tmp_path) in fix
+
+
+def test_default_schema_does_not_depend_on_the_working_directory(tmp_path, monkeypatch):
+    from her2atlas.validation import default_schema
+
+    monkeypatch.chdir(tmp_path)
+    assert default_schema("manifest") == MANIFEST_SCHEMA
+    assert load_manifest(REPO / "workflow/cohorts/demo_neoadjuvant_b.yaml")["id"] == \
+        "demo_neoadjuvant_b"
+
+
+def test_schema_problems_lists_every_violation():
+    from her2atlas.validation import schema_problems
+
+    config = _config()
+    config["assocation"] = {}
+    config["scoring"]["methods"] = ["zmean", "gsva9"]
+    config["meta"]["min_cohorts"] = "two"
+    problems = schema_problems(config, CONFIG_SCHEMA)
+    assert [p[0] for p in problems] == ["assocation", "meta.min_cohorts", "scoring.methods[1]"]
+    assert "did you mean 'association'" in problems[0][2]

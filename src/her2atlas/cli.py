@@ -14,9 +14,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo-data", help="write the synthetic demo cohorts")
     demo.add_argument("--out", default="data/demo", help="output folder (default data/demo)")
-    check = sub.add_parser("check-manifest", help="validate cohort manifests")
-    check.add_argument("manifests", nargs="+")
-    check.add_argument("--schema", default="workflow/schemas/manifest.schema.yaml")
+    check = sub.add_parser("check-manifest", help="check cohort manifests (with --data, their "
+                           "files too) and list every problem in one table")
+    from .manifest_check import add_arguments
+    add_arguments(check)
     from . import discover, draft
     draft.add_parser(sub)
     discover.add_parser(sub)
@@ -27,10 +28,8 @@ def main(argv: list[str] | None = None) -> int:
             paths = write_demo(args.out)
             print(f"demo data: {len(paths)} files in {args.out} (synthetic)")
         elif args.command == "check-manifest":
-            from .manifest import load_manifest
-            for path in args.manifests:
-                load_manifest(path, args.schema)
-                print(f"ok: {path}")
+            from .manifest_check import main as check_manifests
+            return check_manifests(args)
         elif args.command == "draft":
             return draft.run(args)
         elif args.command == "discover":

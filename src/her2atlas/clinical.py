@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import Her2AtlasError
+from .errors import Her2AtlasError, did_you_mean, one_of
 
 #: Raw strings read as missing in every table (a manifest may add more).
 MISSING_TOKENS = frozenset({
@@ -28,29 +28,35 @@ TIMEPOINTS = ("baseline", "on_treatment", "surgery")
 STANDARD_FIELDS = (
     TEXT_FIELDS[:1] + STATUS_FIELDS + TEXT_FIELDS[1:] + BOOL_FIELDS + BINARY_FIELDS + TIME_FIELDS
 )
-TIME_UNITS = {"days": 1 / 30.4375, "months": 1.0, "years": 12.0}
+#: Months per unit (a month is 365.25 / 12 = 30.4375 days).
+TIME_UNITS = {"days": 1 / 30.4375, "weeks": 7 / 30.4375, "months": 1.0, "years": 12.0}
+#: A median survival time above this many months (20 years) is taken as a wrong unit.
+MAX_MEDIAN_MONTHS = 240.0
 
 
-def read_table(path: str | Path, *, comment: str | None = None) -> pd.DataFrame:
-    """Read a clinical CSV/TSV (gz allowed) as strings, nothing converted to NA yet.
+def read_table(path: str | Path, *, comment: str | None = None, delimiter: str | None = None,
+               decimal: str = ".", sheet: str | int | None = None) -> pd.DataFrame:
+    """Read a clinical table (CSV/TSV/any delimiter, gz allowed, or .xlsx) as strings.
 
-    ``comment``: leading lines starting with it are skipped (cBioPortal files start with four
-    ``#`` lines); the character inside values is left alone.
+    Nothing is converted to NA yet. ``comment``: leading lines starting with it are skipped
+    (cBioPortal files start with four ``#`` lines); the character inside values is left alone.
+    ``delimiter`` (default: sniffed from the header), ``decimal`` and ``sheet`` are the
+    manifest's table options (see :func:`her2atlas.tables.read_strings`).
     """
-    import gzip
+    from .tables import read_strings
 
-    path = Path(path)
-    name = path.name.lower().removesuffix(".gz")
-    sep = "," if name.endswith(".csv") else "\t"
-    skip = 0
-    if comment:
-        opener = gzip.open if path.name.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if not line.startswith(comment):
-                    break
-                skip += 1
-    return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skiprows=skip)
+    return read_strings(path, delimiter=delimiter, decimal=decimal, sheet=sheet, comment=comment)
+
+
+def read_table_spec(path: str | Path, spec: dict) -> pd.DataFrame:
+    """:func:`read_table` with the reading options of a manifest's ``clinical.tables`` entry."""
+    return read_table(path, comment=spec.get("comment"), delimiter=spec.get("delimiter"),
+                      decimal=spec.get("decimal", "."), sheet=spec.get("sheet"))
+
+
+def missing_column_fix(column: str, columns, *, what: str = "columns") -> str:
+    """A fix naming the nearest real columns and listing every column (never cut short)."""
+    return f"{did_you_mean(column, columns)}{what} are: {one_of(columns)}"
 
 
 def index_table(
@@ -84,9 +90,9 @@ def index_table(
     """
     if id_column not in table.columns:
         raise Her2AtlasError(
-            f"id column {id_column!r} not found; columns are {list(table.columns)[:12]}",
-            file=file, field="clinical.tables.id_column",
-            fix="set id_column to the column holding the sample ids",
+            f"id column {id_column!r} not found", file=file, field="clinical.tables.id_column",
+            fix="set id_column to the column holding the sample ids; "
+            + missing_column_fix(id_column, table.columns),
         )
     ids = table[id_column].astype(str).str.strip()
     if id_length:
@@ -145,9 +151,8 @@ def _apply_map(raw: pd.Series, mapping: dict, regex: list, field: str, file: str
             else:
                 unmapped[value] = unmapped.get(value, 0) + 1
     if unmapped:
-        shown = ", ".join(f"{k!r} ({n})" for k, n in sorted(unmapped.items())[:8])
         raise Her2AtlasError(
-            f"raw value(s) with no mapping: {shown}",
+            f"{len(unmapped)} raw value(s) with no mapping: {value_counts_text(unmapped)}",
             file=file, field=f"clinical.fields.{field}.map",
             fix="add them to 'map' (use null for values that mean 'unknown') or to 'missing'",
         )
@@ -211,6 +216,122 @@ def _coerce(field: str, values: pd.Series, file: str) -> pd.Series:
     return values.map(lambda v: None if v is None else str(v)).astype("object")
 
 
+def value_counts_text(counts: dict) -> str:
+    """Every value with its count, most frequent first: ``'HER2 2+' (3), 'x' (1)``."""
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+    return ", ".join(f"{k!r} ({n})" for k, n in ordered)
+
+
+def _column(tables: dict[str, pd.DataFrame], samples: pd.Index, spec: dict, key: str,
+            field: str, file: str) -> pd.Series:
+    """The raw column ``spec[key]`` of table ``spec["table"]``, one value per sample."""
+    name = spec["table"]
+    if name not in tables:
+        raise Her2AtlasError(
+            f"unknown table {name!r}", file=file, field=f"clinical.fields.{field}.table",
+            fix=f"{did_you_mean(name, tables)}use one of: {one_of(tables)}",
+        )
+    table = tables[name]
+    if spec[key] not in table.columns:
+        raise Her2AtlasError(
+            f"{key.replace('_', ' ')} {spec[key]!r} not in table {name!r}",
+            file=file, field=f"clinical.fields.{field}.{key}",
+            fix=missing_column_fix(spec[key], table.columns),
+        )
+    return table[spec[key]].reindex(samples)
+
+
+def _raw(column: pd.Series, tokens: set[str]) -> pd.Series:
+    """Stripped strings, None where missing."""
+    return column.map(lambda v: None if pd.isna(v) or str(v).strip() in tokens
+                      else str(v).strip())
+
+
+def _months_between(tables, samples, spec: dict, tokens: set[str], field: str,
+                    file: str) -> pd.Series:
+    """Months from ``start_date`` to ``end_date`` (days / 30.4375); dates ISO or ``date_format``."""
+    fmt = spec.get("date_format")
+    dates = []
+    for key in ("start_date", "end_date"):
+        raw = _raw(_column(tables, samples, spec, key, field, file), tokens)
+        parsed = pd.to_datetime(raw, format=fmt or "ISO8601", errors="coerce")
+        bad = raw[raw.notna() & parsed.isna()]
+        if len(bad):
+            raise Her2AtlasError(
+                f"{len(bad)} value(s) of {spec[key]!r} are not dates: "
+                f"{value_counts_text(bad.value_counts().to_dict())}",
+                file=file, field=f"clinical.fields.{field}.{key}",
+                fix="declare date_format (e.g. '%d.%m.%Y'; default ISO 8601 'YYYY-MM-DD') or "
+                "add the values to 'missing'")
+        dates.append(parsed)
+    days = (dates[1] - dates[0]).dt.days.astype(float)
+    return (days / 30.4375).astype(object).where(days.notna(), None)
+
+
+def _status_event(tables, samples, spec: dict, tokens: set[str], field: str,
+                  file: str) -> pd.Series:
+    """0/1 event from a status column (``event_values`` / ``censored_values``) and a cause.
+
+    With ``cause_column``, an event counts only when its cause is one of ``cause_values``; an
+    event with another recorded cause is censored (0) and one without a cause is unknown.
+    """
+    status = _raw(_column(tables, samples, spec, "column", field, file), tokens)
+    events = {str(v) for v in spec["event_values"]}
+    censored = {str(v) for v in spec.get("censored_values", [])}
+    unmapped = status[status.notna() & ~status.isin(events | censored)]
+    if len(unmapped):
+        raise Her2AtlasError(
+            f"{unmapped.nunique()} status value(s) are neither event_values nor censored_values: "
+            f"{value_counts_text(unmapped.value_counts().to_dict())}",
+            file=file, field=f"clinical.fields.{field}.event_values",
+            fix="add them to event_values, censored_values or 'missing'")
+    out = status.map(lambda v: None if v is None else (1 if v in events else 0))
+    if spec.get("cause_column"):
+        cause = _raw(_column(tables, samples, spec, "cause_column", field, file), tokens)
+        wanted = {str(v) for v in spec.get("cause_values", [])}
+        other = (out == 1) & cause.notna() & ~cause.isin(wanted)
+        unknown = (out == 1) & cause.isna()
+        out = out.where(~other, 0).where(~unknown, None)
+    return out.astype(object)
+
+
+def check_time_scale(values: pd.Series, *, field: str, unit: str, file: str) -> None:
+    """Refuse times whose median is implausible for the declared (or default) unit."""
+    median = float(np.nanmedian(values.to_numpy(dtype=float))) if values.notna().any() else 0.0
+    if median <= MAX_MEDIAN_MONTHS:
+        return
+    raw = median / TIME_UNITS[unit]
+    fits = [u for u in ("days", "weeks") if raw * TIME_UNITS[u] <= MAX_MEDIAN_MONTHS]
+    guess = f"the values look like {fits[0]}: set unit: {fits[0]}" if fits else (
+        "check the column and its unit")
+    raise Her2AtlasError(
+        f"median {field} is {median:,.0f} months when read as {unit} "
+        f"(above {MAX_MEDIAN_MONTHS:.0f} months = 20 years)", file=file,
+        field=f"clinical.fields.{field}.unit", fix=guess)
+
+
+def field_values(field: str, spec: dict, tables: dict[str, pd.DataFrame], samples: pd.Index,
+                 *, missing: set[str], file: str = "") -> pd.Series:
+    """One standard column for ``samples`` from its manifest ``spec`` (see :func:`map_fields`)."""
+    tokens = set(missing) | set(map(str, spec.get("missing", [])))
+    if "value" in spec:
+        mapped = pd.Series([spec["value"]] * len(samples), index=samples, dtype=object)
+    elif "start_date" in spec:
+        mapped = _months_between(tables, samples, spec, tokens, field, file)
+    elif "event_values" in spec:
+        mapped = _status_event(tables, samples, spec, tokens, field, file)
+    else:
+        mapped = _raw(_column(tables, samples, spec, "column", field, file), tokens)
+        if spec.get("map") is not None or spec.get("regex"):
+            mapped = _apply_map(mapped, spec.get("map"), spec.get("regex"), field, file)
+    values = _coerce(field, mapped, file)
+    if field in TIME_FIELDS and "start_date" not in spec:
+        unit = spec.get("unit", "months")
+        values = values * TIME_UNITS[unit]
+        check_time_scale(values, field=field, unit=unit, file=file)
+    return values
+
+
 def map_fields(
     tables: dict[str, pd.DataFrame],
     samples: pd.Index,
@@ -230,8 +351,11 @@ def map_fields(
     fields
         Standard column → spec. A spec has either ``value`` (a constant) or ``table`` +
         ``column``; optionally ``map`` (raw → standard, null = unknown), ``regex`` (list of
-        ``[pattern, value]`` tried after ``map``), ``unit`` (for ``*_time``: days, months, years)
-        and ``missing`` (extra raw values meaning unknown).
+        ``[pattern, value]`` tried after ``map``), ``unit`` (for ``*_time``: days, weeks,
+        months, years) and ``missing`` (extra raw values meaning unknown). A ``*_time`` may
+        instead give ``table`` + ``start_date`` + ``end_date`` (+ ``date_format``); an
+        ``*_event`` may give a status ``column`` with ``event_values`` / ``censored_values``
+        and optionally ``cause_column`` / ``cause_values``.
     missing
         Extra missing tokens for every field.
     file
@@ -246,38 +370,9 @@ def map_fields(
     obs = pd.DataFrame(index=pd.Index(samples, name=None))
     base_missing = set(MISSING_TOKENS) | set(missing or [])
     for field in STANDARD_FIELDS:
-        spec = fields.get(field)
-        if spec is None:
-            continue
-        if "value" in spec:
-            raw = pd.Series([spec["value"]] * len(samples), index=samples, dtype=object)
-            mapped = raw
-        else:
-            name = spec["table"]
-            if name not in tables:
-                raise Her2AtlasError(
-                    f"unknown table {name!r}", file=file, field=f"clinical.fields.{field}.table",
-                    fix=f"use one of: {', '.join(tables)}",
-                )
-            table = tables[name]
-            if spec["column"] not in table.columns:
-                raise Her2AtlasError(
-                    f"column {spec['column']!r} not in table {name!r}",
-                    file=file, field=f"clinical.fields.{field}.column",
-                    fix=f"columns are: {', '.join(map(str, table.columns[:20]))}",
-                )
-            column = table[spec["column"]].reindex(samples)
-            tokens = base_missing | set(map(str, spec.get("missing", [])))
-            raw = column.map(lambda v, tokens=tokens: None if pd.isna(v)
-                             or str(v).strip() in tokens else str(v).strip())
-            if spec.get("map") is not None or spec.get("regex"):
-                mapped = _apply_map(raw, spec.get("map"), spec.get("regex"), field, file)
-            else:
-                mapped = raw
-        values = _coerce(field, mapped, file)
-        if field in TIME_FIELDS:
-            values = values * TIME_UNITS[spec.get("unit", "months")]
-        obs[field] = values
+        if field in fields:
+            obs[field] = field_values(field, fields[field], tables, samples,
+                                      missing=base_missing, file=file)
     return obs
 
 
@@ -322,6 +417,20 @@ def count_summary(obs: pd.DataFrame) -> dict[str, int]:
                 counts[f"her2_positive_{endpoint}_events"] = int(
                     (sub.loc[ok, f"{endpoint}_event"] == 1).sum())
     return {k: int(v) for k, v in counts.items()}
+
+
+def count_requirements() -> dict[str, tuple[str, ...]]:
+    """Every count :func:`count_summary` can give, with the standard fields it needs."""
+    need: dict[str, tuple[str, ...]] = {"samples": ()}
+    need.update(her2_positive=("her2_status",), er_positive=("er_status",),
+                trastuzumab=("trastuzumab",), pcr_labelled=("pcr",), pcr_events=("pcr",),
+                her2_positive_pcr_events=("her2_status", "pcr"))
+    for endpoint in ENDPOINTS:
+        pair = (f"{endpoint}_time", f"{endpoint}_event")
+        need[f"{endpoint}_labelled"] = pair
+        need[f"{endpoint}_events"] = pair
+        need[f"her2_positive_{endpoint}_events"] = ("her2_status", *pair)
+    return need
 
 
 def as_float_array(series: pd.Series) -> np.ndarray:

@@ -116,7 +116,9 @@ def load_expression(spec: dict, raw_dir: Path, manifest_file: str) -> tuple[pd.D
         path = _file_path(raw_dir, name, manifest_file)
         frames.append(read_one := expression.read_matrix(
             path, orientation=spec.get("orientation", "genes_by_samples"),
-            gene_column=spec.get("gene_column"), drop_columns=spec.get("drop_columns")))
+            gene_column=spec.get("gene_column"), drop_columns=spec.get("drop_columns"),
+            delimiter=spec.get("delimiter"), decimal=spec.get("decimal", "."),
+            sheet=spec.get("sheet")))
         if not read_one.columns.is_unique:
             dup = read_one.columns[read_one.columns.duplicated()][0]
             raise Her2AtlasError(f"sample id {dup!r} occurs twice", file=str(path),
@@ -239,6 +241,30 @@ def extract_patient_ids(tables: dict[str, pd.DataFrame], samples: pd.Index, spec
     return pd.Series(out, index=samples, dtype=object)
 
 
+def join_via(indexed: pd.DataFrame, tables: dict[str, pd.DataFrame], samples: pd.Index,
+             via: dict, name: str, manifest_file: str) -> pd.DataFrame:
+    """Rows of a patient-level table for each sample, through a sample → patient table.
+
+    ``via`` names a table declared before this one (indexed by sample id) and its
+    ``column`` holding the patient id.
+    """
+    field = f"clinical.tables.{name}.via"
+    if via["table"] not in tables:
+        raise Her2AtlasError(f"table {via['table']!r} is not declared before {name!r}",
+                             file=manifest_file, field=field,
+                             fix=f"declare the sample → patient table first; tables: "
+                             f"{', '.join(tables) or '(none)'}")
+    mapping = tables[via["table"]]
+    if via["column"] not in mapping.columns:
+        raise Her2AtlasError(f"column {via['column']!r} not in table {via['table']!r}",
+                             file=manifest_file, field=f"{field}.column",
+                             fix=clinical.missing_column_fix(via["column"], mapping.columns))
+    patients = mapping[via["column"]].reindex(samples).astype(object)
+    joined = indexed.reindex(patients.where(patients.notna(), "\0").to_numpy())
+    joined = joined.set_axis(samples)
+    return joined[joined.notna().any(axis=1)]
+
+
 def load_clinical(spec: dict, samples: pd.Index, raw_dir: Path,
                   manifest_file: str, *, extra_tables: dict[str, pd.DataFrame] | None = None
                   ) -> tuple[pd.DataFrame, dict]:
@@ -259,7 +285,7 @@ def load_clinical(spec: dict, samples: pd.Index, raw_dir: Path,
                        "duplicated_ids": 0, "conflicting_ids": 0}
     for name, table_spec in spec.get("tables", {}).items():
         path = _file_path(raw_dir, table_spec["file"], manifest_file)
-        raw = clinical.read_table(path, comment=table_spec.get("comment"))
+        raw = clinical.read_table_spec(path, table_spec)
         indexed, summary = clinical.index_table(
             raw, id_column=table_spec["id_column"], id_length=table_spec.get("id_length"),
             duplicate_ids=table_spec.get("duplicate_ids", "error"), file=str(path))
@@ -267,13 +293,17 @@ def load_clinical(spec: dict, samples: pd.Index, raw_dir: Path,
             cut = samples.str.slice(0, table_spec["sample_id_length"])
             indexed = indexed.reindex(cut).set_axis(samples)
             indexed = indexed[indexed.notna().any(axis=1)]
+        elif table_spec.get("via"):  # patient-level table joined through a sample → patient table
+            indexed = join_via(indexed, tables, samples, table_spec["via"], name, manifest_file)
         matched = int(samples.isin(indexed.index).sum())
         if matched == 0:
             raise Her2AtlasError(
                 f"no clinical id matches an expression sample (e.g. clinical {indexed.index[0]!r}"
                 f" vs expression {samples[0]!r})",
                 file=str(path), field=table_spec["id_column"],
-                fix="check id_column and id_length so that ids match the expression columns",
+                fix="check id_column and id_length so that ids match the expression columns; "
+                "if the expression file has one row per sample, set expression.orientation: "
+                "samples_by_genes (her2atlas check-manifest --data guesses it)",
             )
         summary["samples_matched"] = matched
         notes[name] = summary
@@ -296,7 +326,7 @@ def clinical_only_counts(spec: dict, raw_dir: Path, manifest_file: str) -> dict[
     """Counts over every row of the first clinical table (fields from tables keyed the same way)."""
     first = next(iter(spec.get("tables", {}).values()))
     path = _file_path(raw_dir, first["file"], manifest_file)
-    ids = clinical.read_table(path, comment=first.get("comment"))[first["id_column"]]
+    ids = clinical.read_table_spec(path, first)[first["id_column"]]
     ids = pd.Index(ids.astype(str).str.strip().unique())
     table_spec = {**spec, "tables": {k: {kk: vv for kk, vv in v.items()
                                          if kk != "sample_id_length"}
@@ -321,8 +351,11 @@ def apply_sample_filter(obs: pd.DataFrame, rules: dict, manifest_file: str) -> p
 
 
 def check_counts(found: dict[str, int], expected: dict[str, int], *, manifest_file: str,
-                 on_mismatch: str = "error") -> list[str]:
-    """Compare counts; raise (or return warnings) with a table of expected vs found."""
+                 on_mismatch: str = "error", section: str = "expected") -> list[str]:
+    """Compare counts; raise (or return warnings) with a table of expected vs found.
+
+    ``section`` (``expected`` or ``expected_clinical``) is the manifest key named in messages.
+    """
     rows = []
     for key, want in expected.items():
         have = found.get(key)
@@ -332,13 +365,13 @@ def check_counts(found: dict[str, int], expected: dict[str, int], *, manifest_fi
         return []
     width = max(len(r[0]) for r in rows)
     table = "\n".join(f"    {k:<{width}}  expected {w!s:>6}  found {h!s:>6}" for k, w, h in rows)
-    message = f"cohort counts differ from the manifest:\n{table}"
+    message = f"cohort counts differ from the manifest's '{section}':\n{table}"
     if on_mismatch == "warn":
         log.warning(message)
-        return [f"count mismatch: {k} expected {w}, found {h}" for k, w, h in rows]
+        return [f"count mismatch: {section}.{k} expected {w}, found {h}" for k, w, h in rows]
     raise CountMismatchError(
-        message, file=manifest_file, field="expected",
-        fix="if the source changed, check it and update 'expected' in the manifest; "
+        message, file=manifest_file, field=section,
+        fix=f"if the source changed, check it and update '{section}' in the manifest; "
         "set on_count_mismatch: warn in config.yaml to continue with a warning",
     )
 
@@ -592,7 +625,7 @@ def build_cohort(
         warnings += check_counts(
             clinical_only_counts(manifest["clinical"], raw_dir, manifest_file),
             manifest["expected_clinical"], manifest_file=manifest_file,
-            on_mismatch=on_count_mismatch)
+            on_mismatch=on_count_mismatch, section="expected_clinical")
     keep = apply_sample_filter(obs, manifest.get("sample_filter"), manifest_file)
     obs = obs[keep]
     matrix = matrix.loc[:, keep.to_numpy()]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import Her2AtlasError
+from .errors import Her2AtlasError, did_you_mean
 
 #: Units a manifest may declare, and how each becomes log2 (recorded in provenance).
 UNIT_RULES = {
@@ -24,33 +24,33 @@ def normalise_symbols(symbols) -> pd.Index:
     return pd.Index([str(s).strip().upper() for s in symbols])
 
 
-def _separator(path: Path) -> str:
-    name = path.name.lower().removesuffix(".gz")
-    return "," if name.endswith(".csv") else "\t"
-
-
 def read_matrix(path: str | Path, *, orientation: str, gene_column: str | None,
-                drop_columns: list[str] | None = None) -> pd.DataFrame:
+                drop_columns: list[str] | None = None, delimiter: str | None = None,
+                decimal: str = ".", sheet: str | int | None = None) -> pd.DataFrame:
     """Read one expression file as a genes × samples float DataFrame.
 
     Parameters
     ----------
     path
-        CSV or TSV, optionally gzipped (separator from the extension).
+        A delimited text file (optionally gzipped) or ``.xlsx``.
     orientation
         ``genes_by_samples`` (genes are rows) or ``samples_by_genes``.
     gene_column
         Column holding gene symbols (genes_by_samples) or sample ids (samples_by_genes);
         None means the first column.
+    delimiter, decimal, sheet
+        Reading options (:func:`her2atlas.tables.read_strings`; delimiter sniffed when None).
 
     Returns
     -------
     pandas.DataFrame
         Index = raw gene symbols, columns = sample ids, float64 values.
     """
+    from .tables import read_strings
+
     path = Path(path)
-    header = pd.read_csv(path, sep=_separator(path), dtype=str, header=None, nrows=1,
-                         keep_default_na=False).iloc[0].tolist()
+    options = {"delimiter": delimiter, "decimal": decimal, "sheet": sheet}
+    header = read_strings(path, header=False, nrows=1, **options).iloc[0].tolist()
     seen: set[str] = set()
     for name in header:  # pandas would silently rename a repeated column to 'name.1'
         if name in seen:
@@ -59,7 +59,7 @@ def read_matrix(path: str | Path, *, orientation: str, gene_column: str | None,
                 field="expression columns",
                 fix="remove the duplicated sample (or gene) column from the file")
         seen.add(name)
-    frame = pd.read_csv(path, sep=_separator(path), dtype=str, keep_default_na=False)
+    frame = read_strings(path, **options)
     frame = frame.drop(columns=[c for c in (drop_columns or []) if c in frame.columns])
     key = gene_column or frame.columns[0]
     if key not in frame.columns:
@@ -67,7 +67,8 @@ def read_matrix(path: str | Path, *, orientation: str, gene_column: str | None,
             f"column {key!r} not found (columns start {list(frame.columns[:5])})",
             file=str(path),
             field="expression.gene_column",
-            fix="set gene_column to the column that holds gene symbols / sample ids",
+            fix="set gene_column to the column that holds gene symbols / sample ids; "
+            + did_you_mean(key, frame.columns),
         )
     frame = frame.set_index(key)
     if orientation == "samples_by_genes":

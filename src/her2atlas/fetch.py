@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import shutil
+import socket
 import sys
 import time
 import urllib.error
@@ -31,6 +32,15 @@ from .errors import Her2AtlasError
 log = logging.getLogger(__name__)
 
 ALLOWED_SCHEMES = ("https", "http", "file")
+#: What to do when there is no network (a host name that does not resolve is not retried).
+OFFLINE_FIX = ("no network: run offline with `make real` / `--configfile config/offline.yaml` "
+               "(mirror in data_roots), or set allow_download: false")
+
+
+def is_dns_failure(exc: BaseException) -> bool:
+    """True when ``exc`` is a host name lookup failure (no network or no DNS): not retried."""
+    reason = getattr(exc, "reason", None)
+    return isinstance(exc, socket.gaierror) or isinstance(reason, socket.gaierror)
 CHUNK = 1 << 20
 RECORD_NAME = "checksums.json"
 
@@ -44,6 +54,14 @@ class FetchedFile:
     source: str
     sha256: str
     bytes: int
+
+
+def raise_if_offline(exc: BaseException, url: str) -> None:
+    """Raise at once (no retry) when ``exc`` says the host name cannot be resolved."""
+    if is_dns_failure(exc):
+        host = urllib.parse.urlsplit(url).hostname
+        raise Her2AtlasError(f"cannot resolve host {host!r} ({getattr(exc, 'reason', exc)})",
+                             field=url, fix=OFFLINE_FIX) from exc
 
 
 def sha256_file(path: str | Path) -> str:
@@ -193,6 +211,7 @@ def download(
                     ) from exc
                 err: Exception = exc
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+                raise_if_offline(exc, url)
                 err = exc
             else:  # pragma: no cover - loop exits via break
                 continue
@@ -271,15 +290,7 @@ def fetch_file(
             download(entry["url"], dest, progress=progress)
             source = entry["url"]
         else:
-            roots = ", ".join(str(r) for r in data_roots) or "(none)"
-            raise Her2AtlasError(
-                f"file {name!r} not found under any data root ({roots})"
-                + ("" if entry.get("url") else " and no url is given"),
-                file=context,
-                field=f"files.{name}",
-                fix="add the folder holding it to 'data_roots' in config.yaml, or give a 'url'"
-                + (" and allow downloads" if entry.get("url") else ""),
-            )
+            raise not_found_error(entry, data_roots, context=context)
     digest = sha256_file(dest)
     for want, what in ((expected, "manifest"), (recorded, f"{dest_dir / RECORD_NAME}")):
         if want and want != digest:
@@ -301,6 +312,33 @@ def fetch_file(
         record[name] = {"sha256": digest, "bytes": size, "source": source}
         write_text(dest_dir / RECORD_NAME, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return fetched
+
+
+def not_found_error(entry: dict, data_roots: list[str | Path], *, context: str = ""
+                    ) -> Her2AtlasError:
+    """The error for a declared file that is in no data root (and cannot be downloaded).
+
+    It names every place looked at (``root/path``), so a file in the wrong folder of a mirror
+    can be moved to where it is looked for.
+    """
+    name = entry["name"]
+    rel = entry.get("path")
+    looked = [str(Path(r) / rel) for r in data_roots] if rel else []
+    where = (f"looked for {rel!r} under every data root: {', '.join(looked)}" if looked else
+             "no data root is configured" if rel else "the entry has no 'path'")
+    if rel and rel.startswith("geo/"):
+        fix = (f"put the file at <data root>/{rel} (GEO's own folder layout; see data/README.md"
+               "), or allow downloads")
+    elif rel:
+        fix = (f"put the file at <data root>/{rel}, or add the folder that holds '{rel}' to "
+               "'data_roots' in the config, or give a 'url' and allow downloads")
+    else:
+        fix = "give the entry a 'path' under a data root or a 'url'"
+    if entry.get("url") and rel:
+        fix += " (a url is declared: downloads are switched off by allow_download: false)"
+    return Her2AtlasError(f"file {name!r} not found ({where})"
+                          + ("" if entry.get("url") else "; no url is given"),
+                          file=context, field=f"files.{name}", fix=fix)
 
 
 def fetch_all(

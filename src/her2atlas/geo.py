@@ -93,6 +93,7 @@ class SeriesMatrix:
     samples: pd.DataFrame = field(default_factory=pd.DataFrame)
     data: pd.DataFrame = field(default_factory=pd.DataFrame)
     conflicts: list[str] = field(default_factory=list)
+    characteristic_keys: list[str] = field(default_factory=list)
 
 
 def _open(path: Path):
@@ -101,7 +102,7 @@ def _open(path: Path):
     return open(path, encoding="utf-8", errors="replace", newline="")
 
 
-def parse_series_matrix(path: str | Path) -> SeriesMatrix:
+def parse_series_matrix(path: str | Path, *, table: bool = True) -> SeriesMatrix:
     """Parse a GEO series matrix file.
 
     ``!Series_*`` lines become ``series`` (lists of values); ``!Sample_*`` lines become sample
@@ -109,7 +110,8 @@ def parse_series_matrix(path: str | Path) -> SeriesMatrix:
     key may sit in different rows for different samples; the same key twice for a sample keeps
     the first value and records a conflict). Cells are tab-separated and quoted, so quoted tabs
     stay inside their cell. The data table (between ``!series_matrix_table_begin`` and
-    ``…_end``) becomes a probe × sample float matrix.
+    ``…_end``) becomes a probe × sample float matrix; ``table=False`` stops before it (the
+    sample table only, for cheap checks).
     """
     path = Path(path)
     result = SeriesMatrix()
@@ -126,6 +128,8 @@ def parse_series_matrix(path: str | Path) -> SeriesMatrix:
                 table_lines.append(line)
                 continue
             if line.startswith("!series_matrix_table_begin"):
+                if not table:
+                    break
                 in_table = True
                 continue
             if not line.startswith("!"):
@@ -163,6 +167,7 @@ def parse_series_matrix(path: str | Path) -> SeriesMatrix:
             column.setdefault(sample, value)
     for key, values in parsed.items():
         samples[key] = pd.Series(values, dtype=object).reindex(samples.index)
+    result.characteristic_keys = list(parsed)
     result.samples = samples
     if table_lines:
         data = pd.read_csv(io.StringIO("".join(table_lines)), sep="\t", index_col=0,
