@@ -30,7 +30,10 @@ try:
 except Her2AtlasError as exc:
     sys.exit(f"her2atlas: configuration error\n{exc}")
 
-if config.get("check_data", True) and workflow.is_main_process:  # not again in each job
+# Linting reads the rules only: it needs no data (snakemake gives the Snakefile no lint flag).
+_LINTING = "--lint" in sys.argv
+
+if config.get("check_data", True) and workflow.is_main_process and not _LINTING:  # once, not per job
     _findings = check_cohorts(
         {c: _manifest_file(c) for c in config["cohorts"]}, data=True,
         data_roots=config.get("data_roots", []), raw_dir=config.get("raw_dir", "data/raw"),
