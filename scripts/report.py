@@ -6,21 +6,18 @@ from pathlib import Path
 # import her2atlas from src/ when it is not installed (rules run in a bare conda env)
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 
-
-from pathlib import Path
-
-from her2atlas.report import build_report
-from her2atlas.runtime import from_snakemake
+from her2atlas.report import build_report  # noqa: E402
+from her2atlas.runtime import from_snakemake  # noqa: E402
 
 with from_snakemake(snakemake) as log:
     inputs = {key: list(snakemake.input[key]) for key in
               ("qc", "cohorts", "scores", "coverage", "score_qc", "concordance", "null",
-                          "response", "survival")}
+               "response", "survival", "genes")}
     inputs.update(meta_response=snakemake.input.meta_response,
                   meta_survival=snakemake.input.meta_survival,
-                  catalogue=snakemake.input.catalogue, genes=list(snakemake.input.genes))
+                  catalogue=snakemake.input.catalogue)
     build_report(
-        inputs=inputs, cohorts=list(snakemake.params.cohorts), out_index=snakemake.output.index,
+        inputs=inputs, cohorts=list(snakemake.params.cohorts),
         out_dir=str(Path(snakemake.output.index).parent),
         signature_names=[Path(p).stem.removeprefix("signature_") for p in snakemake.output.signatures],
         config=dict(snakemake.params.config), title=snakemake.params.title,
