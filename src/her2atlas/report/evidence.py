@@ -26,7 +26,7 @@ A pooled row that was not pooled (one cohort) falls back to that cohort's own es
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -35,7 +35,7 @@ from ..strata import stratum_label
 
 SUPPORTS, AGAINST, INCONCLUSIVE = "supports", "against", "inconclusive"
 HYPOTHESIS_ROLES = ("hypothesis", "demo")
-EVIDENCE_COLUMNS = ["block", "signature", "role", "column", "label", "value", "estimate",
+EVIDENCE_COLUMNS = ["block", "signature", "role", "method", "column", "label", "value", "estimate",
                     "ci_low", "ci_high", "interval", "k", "n", "i2", "p", "verdict", "tone",
                     "cohorts", "source"]
 
@@ -268,6 +268,18 @@ def signature_cells(signature: str, meta: pd.DataFrame, per_cohort: pd.DataFrame
     return cells, behind
 
 
+def signature_rule(meta: pd.DataFrame, signature: str, rule: EvidenceRule) -> EvidenceRule:
+    """The rule with the signature's own method when it is not scored by ``rule.method``.
+
+    Weight signatures (mRNAsi) have a method of their own; their cells use it.
+    """
+    methods = list(dict.fromkeys(meta.loc[meta["signature"] == signature, "method"])) \
+        if len(meta) else []
+    if not methods or rule.method in methods:
+        return rule
+    return replace(rule, method=methods[0])
+
+
 def evidence_table(meta: pd.DataFrame, per_cohort: pd.DataFrame, null: pd.DataFrame,
                    roles: dict[str, str], rule: EvidenceRule, *,
                    first: str | None = None) -> tuple[pd.DataFrame, dict]:
@@ -298,10 +310,11 @@ def evidence_table(meta: pd.DataFrame, per_cohort: pd.DataFrame, null: pd.DataFr
     order = sorted(roles, key=lambda s: (roles[s] not in HYPOTHESIS_ROLES, s != first))
     out, behind = [], {}
     for signature in order:
-        cells, rows = signature_cells(signature, meta, per_cohort, null, rule)
+        mine = signature_rule(meta, signature, rule)
+        cells, rows = signature_cells(signature, meta, per_cohort, null, mine)
         block = "hypothesis" if roles[signature] in HYPOTHESIS_ROLES else "control"
-        out += [{"block": block, "signature": signature, "role": roles[signature], **cell}
-                for cell in cells]
+        out += [{"block": block, "signature": signature, "role": roles[signature],
+                 "method": mine.method, **cell} for cell in cells]
         behind.update({(signature, column): frame for column, frame in rows.items()})
     return pd.DataFrame(out, columns=EVIDENCE_COLUMNS), behind
 

@@ -28,6 +28,7 @@ def evidence_view(evidence: pd.DataFrame, pages: set[str]) -> dict:
                 "signature", sort=False):
             link = f"signature_{signature}.html" if signature in pages else ""
             rows.append({"signature": signature, "href": link, "role": cells["role"].iloc[0],
+                         "method": cells["method"].iloc[0],
                          "cells": [{"column": c["column"], "value": c["value"],
                                     "verdict": c["verdict"], "tone": c["tone"],
                                     "estimate": c["estimate"],
