@@ -146,10 +146,10 @@ def _layout_and_images(report: Path, label: str) -> None:
         browser = _browser(p)
         for path in _looked_at(report):
             page = _open(browser, path)
+            images = page.evaluate(IMAGES)  # loads the lazy images too, before the screenshot
             shot = ARTIFACTS / f"{label}_{path.stem}.png"
             page.screenshot(path=str(shot), full_page=True)
             print(f"screenshot: {shot}")
-            images = page.evaluate(IMAGES)
             assert images, f"{path.name} shows no figure"
             empty = [src for src, w, h in images if not (w > 0 and h > 0)]
             assert not empty, f"{path.name}: images without a size {empty}"
