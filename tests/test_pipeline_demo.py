@@ -186,8 +186,10 @@ def test_demo_report_written_and_self_contained(demo_run):
     assert (report / "signature_KORKAYA2012_IL6_LOOP.html").is_file()
     # nothing is loaded from the network when viewed
     assert not re.search(r'(src|href)="(https?:)?//', index)
-    assert (report / "index.html").stat().st_size < 5_000_000
-    assert index.count("data:image/png;base64,") >= 5  # forest plots
+    assert (report / "index.html").stat().st_size < 1_000_000  # figures are files
+    figures = re.findall(r'<img src="(figures/[\w.-]+\.png)"', index)
+    assert len(figures) >= 5  # the primary's forest plots and the heatmaps
+    assert all((report / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in figures)
 
 
 @pipeline

@@ -1,0 +1,61 @@
+"""Report plumbing: the staged folder replaces the old report whole; figures become PNG files."""
+
+from __future__ import annotations
+
+import base64
+
+import pandas as pd
+import pytest
+
+from her2atlas.report.build import swap_in
+from her2atlas.report.figure_store import FigureStore, safe_name
+from her2atlas.report.tables import to_table
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"rest-of-file"
+
+
+def _uri(payload: bytes = PNG) -> str:
+    return "data:image/png;base64," + base64.b64encode(payload).decode()
+
+
+def test_swap_leaves_only_the_new_pages(tmp_path):
+    target, staging = tmp_path / "report", tmp_path / ".report.staging"
+    (target / "figures").mkdir(parents=True)
+    (target / "cohort_old_run.html").write_text("old")
+    (target / "figures" / "old.png").write_bytes(PNG)
+    staging.mkdir()
+    (staging / "index.html").write_text("new")
+    swap_in(staging, target)
+    assert sorted(p.name for p in target.rglob("*")) == ["index.html"]
+    assert (target / "index.html").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]  # no staging or old left
+
+
+def test_swap_into_a_missing_folder(tmp_path):
+    staging = tmp_path / ".staging"
+    staging.mkdir()
+    (staging / "index.html").write_text("first")
+    swap_in(staging, tmp_path / "report")
+    assert (tmp_path / "report" / "index.html").read_text() == "first"
+
+
+def test_figures_are_written_as_files_and_named_in_the_page(tmp_path):
+    store = FigureStore()
+    fig = store.add("forest SIG/1", _uri, alt="a forest", caption="c")
+    assert fig == {"src": "figures/forest_SIG_1.png", "alt": "a forest", "caption": "c"}
+    written = store.save(tmp_path / "figures")
+    assert [p.name for p in written] == ["forest_SIG_1.png"]
+    assert written[0].read_bytes() == PNG
+    with pytest.raises(ValueError, match="added twice"):
+        store.add("forest SIG/1", _uri, alt="", caption="")
+    assert safe_name("a b:c") == "a_b_c"
+
+
+def test_empty_columns_are_dropped_and_named():
+    frame = pd.DataFrame({"cohort": ["a", "b"], "note": ["", ""], "p": [float("nan")] * 2,
+                          "n": [3, 4]})
+    table = to_table(frame)
+    assert table.columns == ["cohort", "n"] and table.dropped == ["note", "p"]
+    assert [c["text"] for c in table.rows[1]] == ["b", "4"]
+    kept = to_table(frame, drop_empty=False)
+    assert kept.columns == ["cohort", "note", "p", "n"] and kept.dropped == []
