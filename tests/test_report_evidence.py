@@ -103,6 +103,9 @@ def test_cells_carry_the_numbers_of_their_rows():
     # the interaction was not pooled: the one trial's estimate, k = 1
     inter = cells["interaction"]
     assert (inter["estimate"], inter["k"], inter["n"], inter["cohorts"]) == (0.4, 1, 250, "f")
+    assert (inter["interval"], inter["source"]) == ("Wald 95% CI of one cohort, not pooled",
+                                                    "stats")
+    assert pcr["source"] == "meta"
     assert cells["null"]["estimate"] == pytest.approx(99.0)  # median of 99.8, 99, 97
     assert cells["null"]["value"] == ("median percentile 99.0; k = 3 (3/3 hypothesised "
                                       "direction)")

@@ -84,7 +84,7 @@ class EvidenceRule:
         return (
             f"Hypothesised direction: pCR odds ratios and interaction ratios {side} 1, hazard "
             f"ratios {other} 1 (per SD of the {self.method} score). An effect cell supports "
-            "when its whole 95% interval (the rule named in the cell) lies on the hypothesised "
+            "when its whole 95% interval (its rule shown on hover and in evidence.tsv) lies on the hypothesised "
             "side of 1, is against when it lies wholly on the other side, and is inconclusive "
             "when it includes 1 or there is no estimate. Null: supports when the median "
             f"percentile of the pCR statistic among random gene sets is ≥ {self.null_percentile:g} "
@@ -145,7 +145,8 @@ def _pick(meta: pd.DataFrame, per_cohort: pd.DataFrame, *, signature: str, metho
     if len(usable) == 1:  # one cohort: its own estimate, said with k = 1
         one = dict(usable.iloc[0])
         one.update(k=1, n_total=one.get("n"), cohorts=one.get("cohort"), i2=np.nan,
-                   interval=one.get("ci_method") or "cohort 95% CI")
+                   interval=f"{one.get('ci_method') or 'cohort'} 95% CI of one cohort, not pooled",
+                   source="stats")
         return one, rows
     return None, rows
 
@@ -259,7 +260,7 @@ def signature_cells(signature: str, meta: pd.DataFrame, per_cohort: pd.DataFrame
         row, rows = _pick(meta, per_cohort, signature=signature, method=rule.method,
                           question=question, model=model, endpoints=endpoints)
         cells.append(effect_cell(row, column=column, label=label, expect=rule.expect(model),
-                                 source="meta"))
+                                 source=(row or {}).get("source", "meta")))
         behind[column] = rows
     cells.insert(len(cells) - 1, null_cell(null, signature=signature, rule=rule))
     cells.insert(len(cells) - 1, methods_cell(meta, signature=signature, rule=rule))

@@ -31,7 +31,7 @@ def evidence_view(evidence: pd.DataFrame, pages: set[str]) -> dict:
                          "method": cells["method"].iloc[0],
                          "cells": [{"column": c["column"], "value": c["value"],
                                     "verdict": c["verdict"], "tone": c["tone"],
-                                    "estimate": c["estimate"],
+                                    "estimate": c["estimate"], "interval": c["interval"],
                                     "href": (f"{link}#{evidence_anchor(c['column'])}"
                                              if link else "tables/evidence.tsv")}
                                    for c in cells.to_dict("records")]})
