@@ -59,3 +59,8 @@ def test_empty_columns_are_dropped_and_named():
     assert [c["text"] for c in table.rows[1]] == ["b", "4"]
     kept = to_table(frame, drop_empty=False)
     assert kept.columns == ["cohort", "note", "p", "n"] and kept.dropped == []
+
+
+def test_comma_lists_wrap():
+    table = to_table(pd.DataFrame({"cohorts": ["a,b,c"], "note": ["x,y"]}))
+    assert [c["text"] for c in table.rows[0]] == ["a, b, c", "x,y"]

@@ -57,6 +57,9 @@ def _empty_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
         lambda v: not isinstance(v, dict) and (_missing(v) or str(v).strip() in ("", "NA"))).all()]
 
 
+LIST_COLUMNS = ("cohorts", "endpoints", "covariates", "missing_genes")
+
+
 def to_table(frame: pd.DataFrame, columns: list[str] | None = None, *,
              drop_empty: bool = True) -> Table:
     """Turn a DataFrame into a :class:`Table` (numeric columns right-aligned and sortable).
@@ -72,15 +75,17 @@ def to_table(frame: pd.DataFrame, columns: list[str] | None = None, *,
     table = Table(columns, dropped=dropped)
     for record in frame[columns].itertuples(index=False):
         cells = []
-        for value, is_num in zip(record, numeric, strict=True):
+        for name, value, is_num in zip(columns, record, numeric, strict=True):
             if isinstance(value, dict):  # a pre-built cell (e.g. with a bar)
                 cells.append(value)
             elif is_num:
                 cells.append({"text": "NA" if _missing(value) else fmt(value), "num": True,
                               "v": "" if _missing(value) else value})
             else:  # missing text (an empty note or reason) shows as blank
-                cells.append({"text": "" if _missing(value) else fmt(value), "num": False,
-                              "v": ""})
+                text = "" if _missing(value) else fmt(value)
+                if name in LIST_COLUMNS:  # comma lists wrap in a narrow column
+                    text = text.replace(",", ", ")
+                cells.append({"text": text, "num": False, "v": ""})
         table.rows.append(cells)
     return table
 
