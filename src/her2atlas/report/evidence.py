@@ -84,8 +84,8 @@ class EvidenceRule:
         return (
             f"Hypothesised direction: pCR odds ratios and interaction ratios {side} 1, hazard "
             f"ratios {other} 1 (per SD of the {self.method} score). An effect cell supports "
-            "when its whole 95% interval (its rule shown on hover and in evidence.tsv) lies on the hypothesised "
-            "side of 1, is against when it lies wholly on the other side, and is inconclusive "
+            "when its whole 95% interval (its rule shown on hover and in evidence.tsv) lies on "
+            "the hypothesised side of 1, is against when it lies wholly on the other side, and is inconclusive "
             "when it includes 1 or there is no estimate. Null: supports when the median "
             f"percentile of the pCR statistic among random gene sets is ≥ {self.null_percentile:g} "
             "and most cohorts point the hypothesised way, against when it is that high and most "
