@@ -64,3 +64,17 @@ def test_empty_columns_are_dropped_and_named():
 def test_comma_lists_wrap():
     table = to_table(pd.DataFrame({"cohorts": ["a,b,c"], "note": ["x,y"]}))
     assert [c["text"] for c in table.rows[0]] == ["a, b, c", "x,y"]
+
+
+def test_a_cohort_without_estimates_says_why():
+    from her2atlas.report.cohort_page import contribution
+
+    rows = pd.DataFrame({"pooled": [True, True, False], "effect": [0.5, float("nan"), 0.7],
+                         "note": ["", "too few events (3 < 5)", ""]})
+    assert contribution(rows, {"her2_positive": 30}) == (1, "")
+    none = rows.iloc[1:]
+    assert contribution(none, {"her2_positive": 30}) == (0, "too few events (3 < 5)")
+    assert contribution(none.iloc[:0], {"her2_positive": 30})[1].startswith(
+        "no analysable endpoint")
+    assert contribution(none.iloc[:0], {"her2_positive": 0})[1].startswith(
+        "no HER2+ samples mapped")
