@@ -58,15 +58,15 @@ def _tables(flip: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     per_cohort = pd.DataFrame([
         {"cohort": "f", "subgroup": "HER2+ both arms", "signature": "SIG", "method": "zmean",
          "question": "trastuzumab_interaction", "model": "interaction", "endpoint": "pcr",
-         "pooled": True, "effect": 2.5 if flip else 0.4, "ci_low": 1.3 if flip else 0.2,
+         "era": "trastuzumab", "pooled": True, "effect": 2.5 if flip else 0.4, "ci_low": 1.3 if flip else 0.2,
          "ci_high": 5.0 if flip else 0.77, "n": 250, "p": 0.004, "ci_method": "Wald"},
         *[{"cohort": c, "subgroup": "HER2+ treated", "signature": "SIG", "method": "zmean",
            "question": "within_trastuzumab", "model": "logistic", "endpoint": "pcr",
-           "pooled": True, "effect": 0.5, "ci_low": 0.3, "ci_high": 0.8, "n": 100, "p": 0.01,
+           "era": "trastuzumab", "pooled": True, "effect": 0.5, "ci_low": 0.3, "ci_high": 0.8, "n": 100, "p": 0.01,
            "ci_method": "Wald"} for c in COHORTS],
         {"cohort": "u", "subgroup": "HER2+ untreated", "signature": "SIG", "method": "zmean",
          "question": "within_untreated_arm", "model": "logistic", "endpoint": "pcr",
-         "pooled": True, "effect": 1.0, "ci_low": 0.5, "ci_high": 2.0, "n": 80, "p": 0.9,
+         "era": "trastuzumab", "pooled": True, "effect": 1.0, "ci_low": 0.5, "ci_high": 2.0, "n": 80, "p": 0.9,
          "ci_method": "Wald"},
     ])
     # AUC − 0.5 below 0 is less pCR; p 0.002, 0.01, 0.03 → percentiles 99.8, 99, 97
@@ -174,6 +174,31 @@ def test_a_signature_without_the_rule_method_uses_its_own():
                               RULE)
     pcr = table.set_index("column").loc["pcr"]
     assert (pcr["method"], pcr["estimate"], pcr["verdict"]) == ("mrnasi", 0.5, SUPPORTS)
+
+
+def test_survival_strata_of_two_eras_keep_their_own_cohort():
+    """Not pooled in either era: each column shows its own era's one cohort, never the other's."""
+    def meta_row(era):
+        row = _meta_row("SIG", "zmean", "prognosis", "cox", np.nan, np.nan, np.nan, k=1,
+                        endpoint="overall", endpoints="os")
+        return {**row, "era": era}
+
+    def cohort_row(cohort, era, effect):
+        return {"cohort": cohort, "subgroup": "HER2+", "signature": "SIG", "method": "zmean",
+                "question": "prognosis", "era": era, "model": "cox", "endpoint": "os",
+                "pooled": True, "effect": effect, "ci_low": effect / 2, "ci_high": effect * 2,
+                "n": 40, "p": 0.5, "ci_method": "Wald"}
+
+    meta = pd.DataFrame([meta_row("mixed"), meta_row("trastuzumab")])
+    per_cohort = pd.DataFrame([cohort_row("tcga", "mixed", 0.65),
+                               cohort_row("scanb", "trastuzumab", 1.0)])
+    table, behind = evidence_table(meta, per_cohort, pd.DataFrame(), {"SIG": "hypothesis"}, RULE)
+    cells = table.set_index("column")
+    assert cells.loc["survival:prognosis:mixed:overall", ["estimate", "cohorts"]].tolist() == \
+        [0.65, "tcga"]
+    assert cells.loc["survival:prognosis:trastuzumab:overall", ["estimate", "cohorts"]
+                     ].tolist() == [1.0, "scanb"]
+    assert list(behind[("SIG", "survival:prognosis:mixed:overall")]["cohort"]) == ["tcga"]
 
 
 def test_null_keeps_only_within_trastuzumab_subgroups():

@@ -123,19 +123,32 @@ def tone(estimate: float, verdict: str, expect: str) -> str:
     return "sup-weak" if hypothesised else "opp-weak"
 
 
+def _select(frame: pd.DataFrame, **equal) -> pd.DataFrame:
+    """Rows whose columns equal the given values (None: any value)."""
+    if frame.empty:
+        return frame
+    keep = pd.Series(True, index=frame.index)
+    for column, value in equal.items():
+        if value is not None:
+            keep &= frame[column] == value
+    return frame[keep]
+
+
 def _pick(meta: pd.DataFrame, per_cohort: pd.DataFrame, *, signature: str, method: str,
-          question: str, model: str, endpoints: set[str] | None = None
-          ) -> tuple[dict | None, pd.DataFrame]:
-    """The pooled row (or the single cohort's row when not pooled) and the rows behind it."""
-    m = meta[(meta["signature"] == signature) & (meta["method"] == method)
-             & (meta["question"] == question) & (meta["model"] == model)] if len(meta) else meta
+          question: str, model: str, era: str | None = None,
+          endpoints: set[str] | None = None) -> tuple[dict | None, pd.DataFrame]:
+    """The pooled row (or the single cohort's row when not pooled) and the rows behind it.
+
+    ``era`` None takes any treatment era; ``endpoints`` (the family's members) None any endpoint.
+    """
+    m = _select(meta, signature=signature, method=method, question=question, model=model,
+                era=era)
     if endpoints is not None and len(m):
         m = m[m["endpoints"].astype(str).map(lambda t: bool(set(t.split(",")) & endpoints))]
-    rows = per_cohort
-    if len(per_cohort):
-        rows = per_cohort[(per_cohort["signature"] == signature) & (per_cohort["method"] == method)
-                          & (per_cohort["question"] == question) & (per_cohort["model"] == model)
-                          & per_cohort["pooled"].astype(bool)]
+    rows = _select(per_cohort, signature=signature, method=method, question=question,
+                   model=model, era=era)
+    if len(rows):
+        rows = rows[rows["pooled"].astype(bool)]
         if endpoints is not None:
             rows = rows[rows["endpoint"].isin(endpoints)]
     finite = m[m["effect"].map(_finite)] if len(m) else m
@@ -238,8 +251,12 @@ def survival_strata(meta: pd.DataFrame) -> list[tuple[str, str, str, str]]:
     if meta.empty:
         return []
     cox = meta[meta["model"] == "cox"]
-    seen = cox.drop_duplicates(["question", "era", "endpoint"])
-    return [(r.question, r.era, r.endpoint, str(r.endpoints)) for r in seen.itertuples()]
+    out = []
+    for (question, era, family), rows in cox.groupby(["question", "era", "endpoint"],
+                                                     sort=False):
+        members = {e for text in rows["endpoints"].astype(str) for e in text.split(",") if e}
+        out.append((question, era, family, ",".join(sorted(members or {family}))))
+    return out
 
 
 def signature_cells(signature: str, meta: pd.DataFrame, per_cohort: pd.DataFrame,
@@ -247,18 +264,18 @@ def signature_cells(signature: str, meta: pd.DataFrame, per_cohort: pd.DataFrame
     """Every cell of one signature's row, and the per-cohort rows behind each effect cell."""
     cells, behind = [], {}
     specs = [("pcr", "pCR within trastuzumab-treated (OR)", "within_trastuzumab", "logistic",
-              None),
+              "trastuzumab", None),
              ("interaction", "score × trastuzumab, randomised (ratio of ORs)",
-              "trastuzumab_interaction", "interaction", None)]
+              "trastuzumab_interaction", "interaction", None, None)]
     for question, era, family, endpoints in survival_strata(meta):
         specs.append((f"survival:{question}:{era}:{family}",
                       f"{family} survival, {stratum_label(question, era)} (HR)", question, "cox",
-                      set(endpoints.split(","))))
+                      era, set(endpoints.split(","))))
     specs.append(("adjusted", "pCR adjusted for clinical + immune + proliferation (OR)",
-                  "within_trastuzumab", "logistic_adj_controls", None))
-    for column, label, question, model, endpoints in specs:
+                  "within_trastuzumab", "logistic_adj_controls", "trastuzumab", None))
+    for column, label, question, model, era, endpoints in specs:
         row, rows = _pick(meta, per_cohort, signature=signature, method=rule.method,
-                          question=question, model=model, endpoints=endpoints)
+                          question=question, model=model, era=era, endpoints=endpoints)
         cells.append(effect_cell(row, column=column, label=label, expect=rule.expect(model),
                                  source=(row or {}).get("source", "meta")))
         behind[column] = rows
