@@ -62,12 +62,12 @@ def _tables(flip: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
          "ci_high": 5.0 if flip else 0.77, "n": 250, "p": 0.004, "ci_method": "Wald"},
         *[{"cohort": c, "subgroup": "HER2+ treated", "signature": "SIG", "method": "zmean",
            "question": "within_trastuzumab", "model": "logistic", "endpoint": "pcr",
-           "era": "trastuzumab", "pooled": True, "effect": 0.5, "ci_low": 0.3, "ci_high": 0.8, "n": 100, "p": 0.01,
-           "ci_method": "Wald"} for c in COHORTS],
+           "era": "trastuzumab", "pooled": True, "effect": 0.5, "ci_low": 0.3, "ci_high": 0.8,
+           "n": 100, "p": 0.01, "ci_method": "Wald"} for c in COHORTS],
         {"cohort": "u", "subgroup": "HER2+ untreated", "signature": "SIG", "method": "zmean",
          "question": "within_untreated_arm", "model": "logistic", "endpoint": "pcr",
-         "era": "trastuzumab", "pooled": True, "effect": 1.0, "ci_low": 0.5, "ci_high": 2.0, "n": 80, "p": 0.9,
-         "ci_method": "Wald"},
+         "era": "trastuzumab", "pooled": True, "effect": 1.0, "ci_low": 0.5, "ci_high": 2.0,
+         "n": 80, "p": 0.9, "ci_method": "Wald"},
     ])
     # AUC − 0.5 below 0 is less pCR; p 0.002, 0.01, 0.03 → percentiles 99.8, 99, 97
     null = pd.DataFrame([{"cohort": c, "subgroup": "HER2+ treated", "signature": "SIG",
