@@ -109,7 +109,8 @@ def test_cells_carry_the_numbers_of_their_rows():
     assert cells["null"]["estimate"] == pytest.approx(99.0)  # median of 99.8, 99, 97
     assert cells["null"]["value"] == ("median percentile 99.0; k = 3 (3/3 hypothesised "
                                       "direction)")
-    assert cells["methods"]["value"] == "2/2 methods (zmean, ssgsea)"
+    assert cells["methods"]["value"] == ("2/2 point the hypothesised way, 2 clear of 1 "
+                                         "(zmean, ssgsea)")
     assert list(cells) == ["pcr", "interaction", "survival:within_trastuzumab:trastuzumab:overall",
                            "null", "methods", "adjusted"]
 
@@ -144,15 +145,25 @@ def test_weak_evidence_is_inconclusive_and_shaded_by_direction():
     assert cells.loc["null", "verdict"] == INCONCLUSIVE
 
 
-def test_methods_need_the_minimum_and_agreement():
+def test_methods_need_the_minimum_of_clear_intervals():
     meta, per_cohort, null = _tables(flip=False)
     one = meta[meta["method"] != "ssgsea"]
     table, _ = evidence_table(one, per_cohort, null, {"SIG": "hypothesis"}, RULE)
     assert table.set_index("column").loc["methods", "verdict"] == INCONCLUSIVE  # 1 < 2 methods
-    meta.loc[1, ["effect", "ci_low", "ci_high"]] = [1.4, 0.9, 2.1]  # ssgsea the other way
-    table, _ = evidence_table(meta, per_cohort, null, {"SIG": "hypothesis"}, RULE)
-    methods = table.set_index("column").loc["methods"]
-    assert (methods["verdict"], methods["value"]) == (INCONCLUSIVE, "1/2 methods (zmean, ssgsea)")
+
+    def methods(low, high, effect):
+        meta.loc[1, ["effect", "ci_low", "ci_high"]] = [effect, low, high]  # the ssgsea row
+        table, _ = evidence_table(meta, per_cohort, null, {"SIG": "hypothesis"}, RULE)
+        row = table.set_index("column").loc["methods"]
+        return row["verdict"], row["value"]
+
+    # both point the hypothesised way but only one interval is clear of 1: direction alone
+    # decides nothing
+    assert methods(0.6, 1.2, 0.85) == (
+        INCONCLUSIVE, "2/2 point the hypothesised way, 1 clear of 1 (zmean, ssgsea)")
+    assert methods(1.1, 2.1, 1.4) == (
+        INCONCLUSIVE, "1/2 point the hypothesised way, 1 clear of 1, 1 clear the other way "
+                      "(zmean, ssgsea)")
 
 
 def test_controls_form_their_own_block_and_primary_comes_first():

@@ -89,9 +89,10 @@ class EvidenceRule:
             "is inconclusive when it includes 1 or there is no estimate. Null: supports when the median "
             f"percentile of the pCR statistic among random gene sets is ≥ {self.null_percentile:g} "
             "and most cohorts point the hypothesised way, against when it is that high and most "
-            "point the other way, else inconclusive. Methods: supports when every one of at "
-            f"least {self.min_methods} methods' pooled pCR OR lies on the hypothesised side, "
-            "against when none does, else inconclusive.")
+            "point the other way, else inconclusive. Methods (strongly correlated, so direction "
+            f"alone decides nothing): supports when at least {self.min_methods} methods' pooled "
+            "pCR intervals lie wholly on the hypothesised side and none wholly on the other, "
+            "against in the mirror case, else inconclusive.")
 
 
 def _finite(value) -> bool:
@@ -227,19 +228,27 @@ def null_cell(null: pd.DataFrame, *, signature: str, rule: EvidenceRule) -> dict
 
 
 def methods_cell(meta: pd.DataFrame, *, signature: str, rule: EvidenceRule) -> dict:
-    """How many scoring methods' pooled pCR ORs lie on the hypothesised side of 1."""
+    """How many scoring methods point the hypothesised way, and how many clearly so.
+
+    Methods are strongly correlated, so direction alone decides nothing: the verdict counts
+    methods whose pooled interval lies wholly on one side of 1.
+    """
     rows = methods_rows(meta, signature)
     total = int(rows["method"].nunique()) if len(rows) else 0
-    agree = int((rows["effect"] < 1).eq(rule.expect_pcr == "below_1").sum()) if total else 0
+    expect = rule.expect("logistic")
+    agree = int((rows["effect"] < 1).eq(expect == "below_1").sum()) if total else 0
+    verdicts = [interval_verdict(r.ci_low, r.ci_high, expect) for r in rows.itertuples()]
+    clear_for, clear_against = verdicts.count(SUPPORTS), verdicts.count(AGAINST)
     verdict = INCONCLUSIVE
-    if total >= rule.min_methods and agree == total:
+    if clear_for >= rule.min_methods and not clear_against:
         verdict = SUPPORTS
-    elif total >= rule.min_methods and agree == 0:
+    elif clear_against >= rule.min_methods and not clear_for:
         verdict = AGAINST
     shade = "na" if not total else "sup-weak" if 2 * agree > total else "opp-weak"
-    return {"column": "methods", "label": "methods agreeing (pCR)",
-            "value": f"{agree}/{total} methods" + (
-                f" ({', '.join(rows['method'])})" if total else ""),
+    value = (f"{agree}/{total} point the hypothesised way, {clear_for} clear of 1"
+             + (f", {clear_against} clear the other way" if clear_against else "")
+             + (f" ({', '.join(rows['method'])})" if total else "")) if total else "no method"
+    return {"column": "methods", "label": "methods agreeing (pCR)", "value": value,
             "estimate": float(agree), "ci_low": np.nan, "ci_high": np.nan, "interval": "",
             "k": total, "n": np.nan, "i2": np.nan, "p": np.nan, "verdict": verdict,
             "tone": {SUPPORTS: "sup-strong", AGAINST: "opp-strong"}.get(verdict, shade),
