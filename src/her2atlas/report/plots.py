@@ -172,8 +172,9 @@ def forest_figures(store: FigureStore, signature: str, per_cohort: pd.DataFrame,
             f"forest_{signature}_{len(out)}", figures.forest, rows, pooled,
             title=f"{signature}: {label}\n{stratum}", xlabel=label, interval_label=legend,
             alt=f"Forest plot of {signature} {label}, {stratum}",
-            caption=f"{label}, {stratum}: per-cohort estimates (95% CI) and, per scoring "
-                    f"method, the pooled diamond ({legend})."))
+            caption=f"{label}, {stratum}: per-cohort estimates (95% CI)" + (
+                f" and, per scoring method, the pooled diamond ({legend})."
+                if interval_rules(pooled) else f"; {legend}, so no pooled diamond.")))
     return out
 
 
