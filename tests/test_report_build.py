@@ -78,3 +78,27 @@ def test_a_cohort_without_estimates_says_why():
         "no analysable endpoint")
     assert contribution(none.iloc[:0], {"her2_positive": 0})[1].startswith(
         "no HER2+ samples mapped")
+
+
+def test_heatmap_columns_grouped_by_design_with_pooled_last():
+    from her2atlas.report.plots import drop_empty_columns, heatmap_layout, heatmap_table
+
+    def row(cohort, effect):
+        return {"cohort": cohort, "signature": "S", "question": "within_trastuzumab",
+                "era": "trastuzumab", "endpoint": "pcr", "model": "logistic",
+                "method": "zmean", "pooled": True, "log_effect": effect,
+                "effect": 2.0 ** effect, "p": 0.5, "q": 0.5}
+
+    per_cohort = pd.DataFrame([row("a_treated", 0.1), row("b_random", 0.2),
+                               row("c_treated", float("nan")), row("d_random", 0.3)])
+    meta = pd.DataFrame([{**row("pooled", 0.15), "cohort": None}]).drop(columns=["cohort"])
+    designs = {"a_treated": "trastuzumab_treated", "c_treated": "trastuzumab_treated",
+               "b_random": "randomised_trastuzumab", "d_random": "randomised_trastuzumab"}
+    values, marks, long = heatmap_table(per_cohort, meta, method="zmean", model="logistic",
+                                        signatures=["S"], question="within_trastuzumab",
+                                        designs=designs)
+    assert list(values.columns) == ["b_random", "d_random", "a_treated", "c_treated", "pooled"]
+    assert heatmap_layout(list(values.columns), long, designs) == (1, [2])
+    values, marks, empty = drop_empty_columns(values, marks)
+    assert empty == ["c_treated"] and list(values.columns)[-1] == "pooled"
+    assert values.loc["S", "pooled"] == pytest.approx(0.15)
