@@ -102,3 +102,15 @@ def test_heatmap_columns_grouped_by_design_with_pooled_last():
     values, marks, empty = drop_empty_columns(values, marks)
     assert empty == ["c_treated"] and list(values.columns)[-1] == "pooled"
     assert values.loc["S", "pooled"] == pytest.approx(0.15)
+
+
+def test_forest_label_names_the_interval_of_the_rows():
+    from her2atlas.report.plots import interval_label, interval_rules
+
+    pooled = pd.DataFrame({"effect": [1.5, 1.2], "k": [2, 2],
+                           "interval": ["HKSJ t(1), DL τ²", "HKSJ t(1), DL τ²"]})
+    assert interval_label(pooled) == "pooled 95% CI: HKSJ t(1), DL τ²; k = 2"
+    other = pooled.assign(interval=["DL normal", "DL normal"], k=[5, 5])
+    assert interval_label(other) == "pooled 95% CI: DL normal; k = 5"
+    none = pd.DataFrame({"effect": [float("nan")], "k": [1], "interval": [""]})
+    assert (interval_rules(none), interval_label(none)) == ([], "not pooled (k = 1)")
