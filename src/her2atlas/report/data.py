@@ -56,9 +56,11 @@ class ReportData:
 
     @property
     def endpoint_families(self) -> dict | None:
+        """``meta.endpoint_families`` of the configuration (None: the defaults)."""
         return (self.config.get("meta") or {}).get("endpoint_families")
 
     def qc(self, i: int) -> dict:
+        """The i-th cohort's QC JSON (counts, PAM50 calls, expression quantiles)."""
         return json.loads(Path(self.inputs["qc"][i]).read_text(encoding="utf-8"))
 
     def cohort(self, i: int) -> tuple[pd.DataFrame, dict, np.ndarray]:
