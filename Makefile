@@ -19,7 +19,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP)
 
-## Run the whole pipeline offline on the synthetic demo; writes results/report/index.html
+## Run the whole pipeline offline on the synthetic demo; writes results/demo/report/index.html
 demo: setup
 	$(BIN)/her2atlas demo-data --out data/demo
 	$(BIN)/snakemake --cores $(CORES) --configfile demo/config.yaml

@@ -177,7 +177,7 @@ def test_score_level_effects_the_pipeline_should_see():
 
 @pipeline
 def test_demo_report_written_and_self_contained(demo_run):
-    report = demo_run / "results/report"
+    report = demo_run / "results/demo/report"
     index = (report / "index.html").read_text()
     for cohort in DEMO_COHORTS:
         assert (report / f"cohort_{cohort}.html").is_file()
@@ -192,14 +192,14 @@ def test_demo_report_written_and_self_contained(demo_run):
 
 @pipeline
 def test_demo_primary_result_shows_the_planted_effect(demo_run):
-    meta = pd.read_csv(demo_run / "results/meta/response.tsv", sep="\t")
+    meta = pd.read_csv(demo_run / "results/demo/meta/response.tsv", sep="\t")
     row = meta[(meta.signature == "KORKAYA2012_IL6_LOOP") & (meta.method == "zmean")
                & (meta.model == "logistic") & (meta.question == "within_trastuzumab")].iloc[0]
     # A, B, D, E, the trastuzumab arm of F and the trastuzumab arms of G (one row)
     assert row["k"] == 6 and row["effect"] < 1 and row["ci_high"] < 1
     assert row["interval"].startswith("HKSJ t(5)") and row["analysis"] == "primary"
     assert meta["analysis"].iloc[0] == "primary"  # reported first
-    index = (demo_run / "results/report/index.html").read_text()
+    index = (demo_run / "results/demo/report/index.html").read_text()
     sentence = re.search(r"KORKAYA2012_IL6_LOOP \(zmean\), endpoint pcr, model logistic, within "
                          r"trastuzumab-treated patients: pooled OR per SD = ([0-9.]+)", index)
     assert sentence and float(sentence.group(1)) == pytest.approx(row["effect"], abs=0.006)
@@ -207,13 +207,13 @@ def test_demo_primary_result_shows_the_planted_effect(demo_run):
 
 @pipeline
 def test_survival_and_coverage_tables(demo_run):
-    surv = pd.read_csv(demo_run / "results/stats/demo_adjuvant_c/survival.tsv", sep="\t")
+    surv = pd.read_csv(demo_run / "results/demo/stats/demo_adjuvant_c/survival.tsv", sep="\t")
     cox = surv[(surv.signature == "KORKAYA2012_IL6_LOOP") & (surv.model == "cox")
                & (surv.method == "zmean")].iloc[0]
     assert cox["n"] == 130 and cox["effect"] > 1  # planted: higher IL-6 → worse survival
-    cov = pd.read_csv(demo_run / "results/scores/demo_adjuvant_c.coverage.tsv", sep="\t")
+    cov = pd.read_csv(demo_run / "results/demo/scores/demo_adjuvant_c.coverage.tsv", sep="\t")
     assert set(cov.columns) >= {"signature", "genes_used", "genes_in_set", "scored", "reason"}
-    scores = pd.read_csv(demo_run / "results/scores/demo_adjuvant_c.tsv", sep="\t")
+    scores = pd.read_csv(demo_run / "results/demo/scores/demo_adjuvant_c.tsv", sep="\t")
     assert list(scores.columns) == SCORE_COLUMNS
     methods = yaml.safe_load((REPO / "config.yaml").read_text())["scoring"]["methods"]
     assert "scoring" not in yaml.safe_load((REPO / "demo/config.yaml").read_text())
@@ -222,21 +222,21 @@ def test_survival_and_coverage_tables(demo_run):
 
 @pipeline
 def test_null_and_concordance_tables(demo_run):
-    null = pd.read_csv(demo_run / "results/null/demo_neoadjuvant_a.tsv", sep="\t")
+    null = pd.read_csv(demo_run / "results/demo/null/demo_neoadjuvant_a.tsv", sep="\t")
     korkaya = null[(null.signature == "KORKAYA2012_IL6_LOOP") & (null.method == "zmean")]
     assert korkaya["n_random"].iloc[0] == 1000
     assert korkaya["p_empirical"].iloc[0] < 0.05  # the planted programme beats random sets
     neutral = null[null.signature == "DEMO_NEUTRAL_SYNTHETIC"]
     assert (neutral["p_empirical"] > 0.05).all()
-    conc = pd.read_csv(demo_run / "results/scores/demo_neoadjuvant_a.concordance.tsv", sep="\t")
+    conc = pd.read_csv(demo_run / "results/demo/scores/demo_neoadjuvant_a.concordance.tsv", sep="\t")
     assert conc["spearman_rho"].between(-1, 1).all() and len(conc) > 0
-    page = (demo_run / "results/report/cohort_demo_neoadjuvant_a.html").read_text()
+    page = (demo_run / "results/demo/report/cohort_demo_neoadjuvant_a.html").read_text()
     assert 'id="null-table"' in page and 'id="concordance-table"' in page
 
 
 @pipeline
 def test_data_strings_are_escaped(demo_run):
-    page = (demo_run / "results/report/cohort_demo_neoadjuvant_b.html").read_text()
+    page = (demo_run / "results/demo/report/cohort_demo_neoadjuvant_b.html").read_text()
     assert '<script>alert("x")</script>' not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
 
@@ -298,11 +298,11 @@ def test_snakemake_report_zip(demo_run):
 
 @pipeline
 def test_every_report_table_has_its_tsv(demo_run):
-    report = demo_run / "results/report"
+    report = demo_run / "results/demo/report"
     cohorts = pd.read_csv(report / "tables/cohorts.tsv", sep="\t")
     assert set(cohorts["cohort"]) >= {"demo_neoadjuvant_a", "demo_adjuvant_c"}
     heat = pd.read_csv(report / "tables/heatmap.tsv", sep="\t")
-    meta = pd.read_csv(demo_run / "results/meta/response.tsv", sep="\t")
+    meta = pd.read_csv(demo_run / "results/demo/meta/response.tsv", sep="\t")
     pooled = heat[(heat.cohort == "pooled") & (heat.signature == "KORKAYA2012_IL6_LOOP")
                   & (heat.model == "logistic")]
     ref = meta[(meta.signature == "KORKAYA2012_IL6_LOOP") & (meta.method == "zmean")
@@ -334,7 +334,7 @@ def test_two_demo_runs_give_byte_identical_tsvs(demo_run, tmp_path):
 
 
 def _rows(demo_run, cohort: str, table: str = "response") -> pd.DataFrame:
-    return pd.read_csv(demo_run / f"results/stats/{cohort}/{table}.tsv", sep="\t")
+    return pd.read_csv(demo_run / f"results/demo/stats/{cohort}/{table}.tsv", sep="\t")
 
 
 def _covers_one(rows: pd.DataFrame) -> pd.Series:
@@ -392,7 +392,7 @@ def test_pam50_her2e_positive_control(demo_run):
     assert len(inter) == 1 and inter["effect"].iloc[0] > 1
     untreated = rows_f[(rows_f.question == "within_untreated_arm") & (rows_f.model == "logistic")]
     assert len(untreated) == 1 and _covers_one(untreated).all()  # nothing planted without it
-    meta = pd.read_csv(demo_run / "results/meta/response.tsv", sep="\t")
+    meta = pd.read_csv(demo_run / "results/demo/meta/response.tsv", sep="\t")
     pooled = meta[(meta.signature == "PAM50_HER2E") & (meta.question == "within_trastuzumab")
                   & (meta.model == "logistic")]
     assert len(pooled) == 1 and pooled["effect"].iloc[0] > 1 and pooled["ci_low"].iloc[0] > 1
@@ -400,8 +400,8 @@ def test_pam50_her2e_positive_control(demo_run):
 
 @pipeline
 def test_every_row_names_its_question_and_stratum(demo_run):
-    files = sorted(glob.glob(str(demo_run / "results/stats/*/*.tsv"))
-                   + glob.glob(str(demo_run / "results/meta/*.tsv")))
+    files = sorted(glob.glob(str(demo_run / "results/demo/stats/*/*.tsv"))
+                   + glob.glob(str(demo_run / "results/demo/meta/*.tsv")))
     assert len(files) >= 2 * len(DEMO_COHORTS)
     for path in files:
         table = pd.read_csv(path, sep="\t", keep_default_na=False)
@@ -426,7 +426,7 @@ def test_neutral_signature_rows_cover_one(demo_run):
     exclude 1 is Binomial(10, 0.05): expected 0.5, P(X >= 3) = 0.0115, so at most 2 may.
     (Cohort B's realised zmean OR is 1.60, CI 1.004-2.54: one such chance exclusion.)
     """
-    meta = pd.read_csv(demo_run / "results/meta/response.tsv", sep="\t")
+    meta = pd.read_csv(demo_run / "results/demo/meta/response.tsv", sep="\t")
     pooled = meta[(meta.signature == NEUTRAL) & meta.effect.notna() & (meta.model != "auc")]
     assert len(pooled) > 0 and _covers_one(pooled).all(), pooled
     independent = []

@@ -96,7 +96,7 @@ def _check_pages(report: Path, label: str) -> None:
 
 
 def test_demo_report_in_browser(demo_run):
-    _check_pages(demo_run / "results/report", "demo")
+    _check_pages(demo_run / "results/demo/report", "demo")
 
 
 def test_real_report_in_browser(real_run):

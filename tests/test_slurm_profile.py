@@ -94,5 +94,5 @@ def test_demo_cohorts_through_the_slurm_executor_equal_a_local_run(demo_run, tmp
     assert not different, f"outputs differ from the local run: {different[:5]}"
     for sub in ("scores", "stats", "null"):  # nothing but the two cohorts' tables
         assert {str(p.relative_to(work)) for p in (work / "results" / sub).rglob("*.tsv")} <= set(remote)
-    assert (work / "results/meta/response.tsv").is_file()
-    assert (work / "results/report/index.html").is_file()
+    assert (work / "results/demo/meta/response.tsv").is_file()
+    assert (work / "results/demo/report/index.html").is_file()

@@ -11,8 +11,8 @@ rule fetch_pam50:
     params:
         entries=[PAM50["centroids"]] if PAM50 else [],
         dest=lambda w, output: os.path.dirname(output[0]),
-        data_roots=DATA_ROOTS,
-        allow_download=ALLOW_DOWNLOAD,
+        content=lambda w, output: fetch_signature(
+            [PAM50["centroids"]] if PAM50 else [], os.path.dirname(output[0])),
         context="config.yaml: pam50.centroids",
     localrule: True
     conda:
@@ -35,8 +35,8 @@ rule cohort:
         fetched=f"{RAW}/{{cohort}}/fetched.json",
         pam50=PAM50_FETCHED if PAM50 else [],
     output:
-        h5ad="results/cohorts/{cohort}.h5ad",
-        qc="results/qc/{cohort}.json",
+        h5ad=f"{RESULTS}/cohorts/{{cohort}}.h5ad",
+        qc=f"{RESULTS}/qc/{{cohort}}.json",
     params:
         schema=MANIFEST_SCHEMA,
         geo_base_url=GEO_BASE_URL,
