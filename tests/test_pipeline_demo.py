@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import math
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -256,6 +257,40 @@ def test_adding_a_cohort_reruns_only_its_jobs(demo_run):
                     "score": 1}, result.stdout
     assert "cohort=demo_neoadjuvant_x" in result.stdout
     assert "cohort=demo_neoadjuvant_a" not in result.stdout
+
+
+@pipeline
+def test_adding_a_data_root_and_a_private_cohort_reruns_only_that_cohort(demo_run, tmp_path):
+    """A new mirror (first in order) plus a cohort whose manifest lives outside the repository.
+
+    Snakemake reruns a job whose params change; the fetch jobs' params carry the files' content
+    signature, not the data roots, so the finished cohorts stay finished. Only the report, which
+    shows the config it ran with, follows a data-root change.
+    """
+    root, private = tmp_path / "new_mirror", tmp_path / "private_manifests"
+    (root / "mine").mkdir(parents=True)
+    private.mkdir()
+    for name in ("expression.tsv.gz", "clinical.tsv"):
+        shutil.copy(demo_run / "data/demo/demo_neoadjuvant_b" / name, root / "mine" / name)
+    doc = yaml.safe_load((demo_run / "workflow/cohorts/demo_neoadjuvant_b.yaml").read_text())
+    doc["id"] = "demo_private_y"
+    doc["files"] = [{**f, "path": f["path"].replace("demo_neoadjuvant_b/", "mine/")}
+                    for f in doc["files"]]
+    (private / "demo_private_y.yaml").write_text(yaml.safe_dump(doc))
+    config = yaml.safe_load((demo_run / "demo/config.yaml").read_text())
+    roots = [str(root), *config["data_roots"]]
+    write_config(demo_run, "roots.yaml", {"data_roots": roots})
+    alone = snakemake(demo_run, "--configfile", "demo/config.yaml", "roots.yaml", "--dry-run")
+    assert planned_jobs(alone.stdout) == {"all": 1, "report": 1}, alone.stdout
+    write_config(demo_run, "private.yaml", {
+        "data_roots": roots, "manifests_dir": ["workflow/cohorts", str(private)],
+        "cohorts": config["cohorts"] + ["demo_private_y"]})
+    result = snakemake(demo_run, "--configfile", "demo/config.yaml", "private.yaml", "--dry-run")
+    assert planned_jobs(result.stdout) == {
+        "all": 1, "associate": 1, "cohort": 1, "fetch": 1, "genes": 1, "genes_cohort": 1,
+        "meta": 1, "null": 1, "overlap": 1, "report": 1, "score": 1}, result.stdout
+    cohorts = set(re.findall(r"cohort=(\w+)", result.stdout))
+    assert cohorts == {"demo_private_y"}, result.stdout
 
 
 @pipeline
