@@ -294,6 +294,16 @@ def test_adding_a_data_root_and_a_private_cohort_reruns_only_that_cohort(demo_ru
 
 
 @pipeline
+def test_every_demo_cohort_records_that_it_contributes(demo_run):
+    """The QC JSON says why a cohort gives no estimate; every demo cohort gives one."""
+    import json
+
+    for cohort in DEMO_COHORTS:
+        qc = json.loads((demo_run / f"results/demo/qc/{cohort}.json").read_text())
+        assert "no_estimate_reason" in qc and qc["no_estimate_reason"] is None, cohort
+
+
+@pipeline
 def test_bad_manifest_gives_one_clear_message(demo_run):
     path = demo_run / "workflow/cohorts/demo_neoadjuvant_a.yaml"
     good = path.read_text()

@@ -43,6 +43,9 @@ rule cohort:
         raw_dir=lambda w: f"{RAW}/{w.cohort}",
         on_count_mismatch=config.get("on_count_mismatch", "error"),
         pam50={k: v for k, v in (PAM50 or {}).items() if k != "centroids"},
+        # for the QC record's no_estimate_reason (the association stage's subgroups and floor)
+        design=cohort_design,
+        min_events=config["association"].get("min_events", 5),
     conda:
         "../../envs/her2atlas.yaml"
     threads: 1
