@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 from pathlib import Path
 
 from her2atlas.report import build_report
+from her2atlas.report_folder import remove_stale_pages
 from her2atlas.runtime import from_snakemake
 
 with from_snakemake(snakemake) as log:
@@ -26,4 +27,8 @@ with from_snakemake(snakemake) as log:
         config=dict(snakemake.params.config), title=snakemake.params.title,
         primary=snakemake.params.primary, workers=snakemake.threads,
     )
+    # only this run's pages: a previous config's cohort/signature pages are removed
+    for page in remove_stale_pages(Path(snakemake.output.index).parent,
+                                   [*snakemake.output.cohorts, *snakemake.output.signatures]):
+        log.info("removed %s (not part of this run)", page)
     log.info("report written to %s", snakemake.output.index)
