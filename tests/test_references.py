@@ -127,3 +127,9 @@ def test_manifests_dir_list_is_searched_in_order(tmp_path):
         (folder / "c.yaml").write_text("id: c\n")
     assert manifest_file({"manifests_dir": [str(second), str(first)]}, "c") == second / "c.yaml"
     assert manifest_file({"manifests_dir": [str(first)]}, "missing") == first / "missing.yaml"
+
+
+def test_manifests_dir_entries_must_be_folders(files):
+    problems = _problems(files, {"manifests_dir": ["workflow/cohorts", 3]})
+    assert [(p.field, p.message) for p in problems] == [
+        ("manifests_dir[1]", "value 3 has the wrong type")]
