@@ -19,10 +19,11 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP)
 
-## Run the whole pipeline offline on the synthetic demo; writes results/report/index.html
+## Run the whole pipeline offline on the synthetic demo; writes results/demo/report/index.html
 demo: setup
 	$(BIN)/her2atlas demo-data --out data/demo
 	$(BIN)/snakemake --cores $(CORES) --configfile demo/config.yaml
+	@echo "demo report (SYNTHETIC data): results/demo/report/index.html"
 
 ## Set up and run the whole test suite, the one command CI runs (installs Debian's chromium for
 ## the report's browser tests)

@@ -26,7 +26,7 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        "results/report/index.html",
-        [f"results/genes/{signature}.tsv" for signature in GENE_SIGNATURES],
-        expand("results/genes/leading_edge/{cohort}.tsv", cohort=COHORTS),
+        f"{RESULTS}/report/index.html",
+        [f"{RESULTS}/genes/{signature}.tsv" for signature in GENE_SIGNATURES],
+        expand(f"{RESULTS}/genes/leading_edge/{{cohort}}.tsv", cohort=COHORTS),
     default_target: True

@@ -10,9 +10,11 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 import json
 
 from her2atlas.atomic import atomic_path, write_text
-from her2atlas.cohort import build_cohort, qc_summary
+from her2atlas.cohort import build_cohort, declared_endpoints, qc_summary
+from her2atlas.contribution import no_estimate_reason
 from her2atlas.manifest import load_manifest
 from her2atlas.runtime import from_snakemake
+from her2atlas.strata import CohortDesign
 
 with from_snakemake(snakemake) as log:
     manifest = load_manifest(snakemake.input.manifest, snakemake.params.schema,
@@ -28,6 +30,13 @@ with from_snakemake(snakemake) as log:
     )
     log.info("%d samples x %d genes; counts %s", adata.n_obs, adata.n_vars, adata.uns["counts"])
     summary = qc_summary(adata)
+    # why the cohort gives no estimate (null when it does), shown in the report's cohort table
+    summary["no_estimate_reason"] = no_estimate_reason(
+        adata.obs, CohortDesign(**snakemake.params.design),
+        declared_endpoints(dict(adata.uns["provenance"])), min_events=snakemake.params.min_events)
+    if summary["no_estimate_reason"]:
+        log.warning("%s contributes no estimate: %s", snakemake.wildcards.cohort,
+                    summary["no_estimate_reason"])
     log.info("PAM50 called: %s", summary["pam50_called"])
     with atomic_path(snakemake.output.h5ad) as tmp:
         adata.write_h5ad(tmp)

@@ -131,3 +131,48 @@ def test_unknown_profile_lists_the_available_ones(tmp_path):
         with pytest.raises(Her2AtlasError, match=f"use one of: {STUDY}_mrna_z"):
             fetch_study(STUDY, tmp_path, base_url=server.url, expression_profile="mrna")
     assert not list(tmp_path.glob("*.part"))
+
+
+def _cbio_table(path, header: list[str], rows: list[list[str]]) -> None:
+    """A cBioPortal clinical file: four '#' header lines, then the table."""
+    lines = ["#" + "\t".join(header)] * 4 + ["\t".join(header)] + ["\t".join(r) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_tcga_pancan_joins_the_legacy_her2_calls_on_the_patient_id(tmp_path):
+    """Two sources in one manifest: PanCancer samples, legacy patient table via PATIENT_ID."""
+    path = REPO / "workflow/cohorts/tcga_brca_pancan.yaml"
+    manifest = load_manifest(path, MANIFEST_SCHEMA)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    # patient -> (IHC_HER2, HER2_FISH_STATUS, ER); P3 has a primary and a metastasis sample
+    legacy = {"TCGA-AA-0001": ("Positive", "[Not Evaluated]", "Negative"),
+              "TCGA-AA-0002": ("Equivocal", "Positive", "Positive"),
+              "TCGA-AA-0003": ("Equivocal", "Negative", "Positive"),
+              "TCGA-AA-0004": ("[Not Evaluated]", "[Not Evaluated]", "Indeterminate")}
+    samples = {"TCGA-AA-0001-01": "TCGA-AA-0001", "TCGA-AA-0002-01": "TCGA-AA-0002",
+               "TCGA-AA-0003-01": "TCGA-AA-0003", "TCGA-AA-0003-06": "TCGA-AA-0003",
+               "TCGA-AA-0004-01": "TCGA-AA-0004"}
+    _cbio_table(raw / "legacy_clinical_patient.txt",
+                ["PATIENT_ID", "IHC_HER2", "HER2_FISH_STATUS", "ER_STATUS_BY_IHC"],
+                [[p, *calls] for p, calls in legacy.items()])
+    _cbio_table(raw / "data_clinical_sample.txt", ["SAMPLE_ID", "PATIENT_ID"],
+                [[s, p] for s, p in samples.items()])
+    _cbio_table(raw / "data_clinical_patient.txt",
+                ["PATIENT_ID", "SUBTYPE", "OS_MONTHS", "OS_STATUS", "PFS_MONTHS", "PFS_STATUS",
+                 "DSS_MONTHS", "DSS_STATUS"],
+                [[p, "BRCA_Her2", "10", "1:DECEASED", "5", "1:PROGRESSION", "10",
+                  "1:DEAD WITH TUMOR"] for p in legacy])
+    rng = np.random.default_rng(1)
+    expr = ["Hugo_Symbol\tEntrez_Gene_Id\t" + "\t".join(samples)] + [
+        f"{g}\t{1000 + i}\t" + "\t".join(f"{v:.3f}" for v in rng.uniform(0, 500, len(samples)))
+        for i, g in enumerate(GENES)]
+    (raw / "data_mrna.txt").write_text("\n".join(expr) + "\n")
+    (raw / "study.json").write_text(json.dumps({"studyId": manifest["cbioportal"]["study"]}))
+    obs = build_cohort(manifest, raw, manifest_file=str(path)).obs
+    assert obs["her2_status"].astype(object).where(obs["her2_status"].notna(), None).to_dict() == {
+        "TCGA-AA-0001-01": "positive", "TCGA-AA-0002-01": "positive",
+        "TCGA-AA-0003-01": "negative", "TCGA-AA-0003-06": "negative", "TCGA-AA-0004-01": None}
+    assert obs["er_status"].astype(object).where(obs["er_status"].notna(), None).to_dict() == {
+        "TCGA-AA-0001-01": "negative", "TCGA-AA-0002-01": "positive",
+        "TCGA-AA-0003-01": "positive", "TCGA-AA-0003-06": "positive", "TCGA-AA-0004-01": None}

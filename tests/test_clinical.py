@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import yaml
 
 from her2atlas import clinical
 from her2atlas.errors import Her2AtlasError
+
+from conftest import REPO, SHARED_DATA, needs_shared
 
 
 def _tables():
@@ -162,3 +165,66 @@ def test_column_errors_list_every_column_and_the_nearest():
     with pytest.raises(Her2AtlasError) as info:
         clinical.index_table(table, id_column="ID")
     assert "'pCR_status'" in info.value.fix and "'col13'" in info.value.fix
+
+
+# --- HER2 from IHC, then ISH (tcga_brca_pancan's legacy clinical table) -----------------------
+
+def _pancan_fields() -> dict:
+    manifest = yaml.safe_load((REPO / "workflow/cohorts/tcga_brca_pancan.yaml").read_text())
+    return manifest["clinical"]["fields"]
+
+
+# IHC category (BCR IHC_HER2), FISH status -> HER2 call under the standard rule
+HER2_RULE = [
+    ("Positive", "Negative", "positive"),        # IHC 3+: positive whatever ISH says
+    ("Positive", "[Not Evaluated]", "positive"),
+    ("Negative", "Positive", "negative"),        # IHC 0/1+: negative
+    ("Negative", "[Not Evaluated]", "negative"),
+    ("Equivocal", "Positive", "positive"),       # IHC 2+: ISH decides
+    ("Equivocal", "Negative", "negative"),
+    ("Equivocal", "Equivocal", None),
+    ("Equivocal", "[Not Evaluated]", None),
+    ("[Not Evaluated]", "Positive", "positive"),  # IHC not done: ISH decides
+    ("[Not Available]", "Negative", "negative"),
+    ("Indeterminate", "Indeterminate", None),
+]
+
+
+def test_tcga_her2_follows_ihc_then_ish():
+    raw = pd.DataFrame({"PATIENT_ID": [f"P{i}" for i in range(len(HER2_RULE))],
+                        "IHC_HER2": [ihc for ihc, _, _ in HER2_RULE],
+                        "HER2_FISH_STATUS": [fish for _, fish, _ in HER2_RULE],
+                        "ER_STATUS_BY_IHC": ["Positive"] * len(HER2_RULE)})
+    table, _ = clinical.index_table(raw, id_column="PATIENT_ID")
+    fields = {k: v for k, v in _pancan_fields().items() if k in ("her2_status", "er_status")}
+    obs = clinical.map_fields({"legacy": table}, table.index, fields)
+    got = [None if pd.isna(v) else v for v in obs["her2_status"]]
+    assert got == [call for _, _, call in HER2_RULE]
+
+
+def test_fallback_errors_name_the_fallback_column():
+    table, _ = clinical.index_table(pd.DataFrame({"id": ["S1"], "a": ["x"], "b": ["y"]}),
+                                    id_column="id")
+    spec = {"table": "t", "column": "a", "map": {"x": None},
+            "fallback": {"column": "b", "map": {"z": "positive"}}}
+    with pytest.raises(Her2AtlasError) as info:
+        clinical.map_fields({"t": table}, table.index, {"her2_status": spec})
+    assert info.value.field == "clinical.fields.her2_status.fallback.map"
+    assert "'y'" in str(info.value)
+
+
+@needs_shared
+def test_tcga_her2_mapping_covers_the_bcr_ihc_calls_of_the_mirror():
+    """The BCR IHC calls of ../shared/data/TCGA-BRCA (PROVENANCE, over its 1,090 distinct rows:
+    HER2 Positive 164, Negative 558, Equivocal 178, [Not Evaluated] 170, Indeterminate 12,
+    [Not Available] 7); the table has no FISH column, so every equivocal call stays unknown."""
+    raw = pd.read_csv(SHARED_DATA / "TCGA-BRCA/PathAnalyser_Sample_labels_ER_HER2_IHC.tsv",
+                      sep="\t", dtype=str, keep_default_na=False)
+    raw = raw.drop_duplicates().rename(columns={"HER2": "IHC_HER2", "ER": "ER_STATUS_BY_IHC"})
+    raw["PATIENT_ID"] = [f"row{i}" for i in range(len(raw))]  # distinct rows, as PROVENANCE counts
+    raw["HER2_FISH_STATUS"] = "[Not Evaluated]"
+    table, _ = clinical.index_table(raw, id_column="PATIENT_ID")
+    fields = {k: v for k, v in _pancan_fields().items() if k in ("her2_status", "er_status")}
+    obs = clinical.map_fields({"legacy": table}, table.index, fields)
+    assert len(obs) == 1090
+    assert obs["her2_status"].value_counts().to_dict() == {"negative": 558, "positive": 164}

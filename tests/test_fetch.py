@@ -120,3 +120,48 @@ def test_missing_everywhere_names_the_fix(tmp_path):
         fetch.fetch_file({"name": "x.tsv", "path": "a/x.tsv"}, tmp_path, data_roots=[tmp_path],
                          context="workflow/cohorts/c.yaml")
     assert "workflow/cohorts/c.yaml" in str(info.value) and "data_roots" in str(info.value)
+
+
+# --- content signature: what decides a fetch rerun --------------------------------------------
+
+def test_content_signature_is_the_files_checksum_not_the_data_root(tmp_path):
+    """Adding, reordering data roots and the fetch itself leave the signature unchanged."""
+    first, second, dest = tmp_path / "m1", tmp_path / "m2", tmp_path / "raw"
+    (first / "sub").mkdir(parents=True)
+    (first / "sub" / "x.tsv.gz").write_bytes(BODY)
+    entries = [{"name": "x.tsv.gz", "path": "sub/x.tsv.gz"}]
+    before = fetch.content_signature(entries, dest, data_roots=[first])
+    assert before == [f"x.tsv.gz sha256:{SHA}"]
+    (second / "sub").mkdir(parents=True)  # a new root holding other bytes at the same path
+    (second / "sub" / "x.tsv.gz").write_bytes(gzip.compress(b"other", mtime=0))
+    fetch.fetch_all(entries, dest, data_roots=[first], allow_download=False)
+    # fetched: the recorded checksum decides; new or reordered roots are not looked at
+    assert fetch.content_signature(entries, dest, data_roots=[second, first]) == before
+    assert fetch.content_signature(entries, dest, data_roots=[]) == before
+
+
+def test_content_signature_changes_with_the_content_to_be_fetched(tmp_path):
+    root = tmp_path / "m"
+    root.mkdir()
+    (root / "x.tsv.gz").write_bytes(BODY)
+    entries = [{"name": "x.tsv.gz", "path": "x.tsv.gz"}]
+    old = fetch.content_signature(entries, tmp_path / "raw", data_roots=[root])
+    (root / "x.tsv.gz").write_bytes(gzip.compress(b"changed", mtime=0))
+    new = fetch.content_signature(entries, tmp_path / "raw", data_roots=[root])
+    changed = hashlib.sha256(gzip.compress(b"changed", mtime=0)).hexdigest()
+    assert new == [f"x.tsv.gz sha256:{changed}"]
+    assert new != old
+
+
+def test_content_signature_of_declared_and_downloaded_files(tmp_path):
+    """A declared sha256 is the signature; a download is known by its URL before and after."""
+    with Server() as server:
+        server.add("/x.tsv.gz", BODY, ["ok", "ok"])
+        url = f"{server.url}/x.tsv.gz"
+        entries = [{"name": "x.tsv.gz", "url": url},
+                   {"name": "y.tsv.gz", "url": url, "sha256": SHA}]
+        dest = tmp_path / "raw"
+        before = fetch.content_signature(entries, dest, data_roots=[tmp_path])
+        fetch.fetch_all(entries, dest, data_roots=[tmp_path])
+        after = fetch.content_signature(entries, dest, data_roots=[tmp_path])
+    assert before == after == [f"x.tsv.gz from:{url}", f"y.tsv.gz sha256:{SHA}"]

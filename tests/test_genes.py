@@ -307,14 +307,14 @@ def test_demo_run_writes_gene_tables(demo_run):
              if s.get("role", "hypothesis") in gx.HYPOTHESIS_ROLES]
     assert "KORKAYA2012_IL6_LOOP" in names
     for name in names:
-        table = pd.read_csv(demo_run / f"results/genes/{name}.tsv", sep="\t")
+        table = pd.read_csv(demo_run / f"results/demo/genes/{name}.tsv", sep="\t")
         assert list(table.columns) == gx.GENE_COLUMNS and len(table)
         assert (table["signature"] == name).all() and "pooled" in set(table["cohort"])
-    il6 = pd.read_csv(demo_run / "results/genes/KORKAYA2012_IL6_LOOP.tsv", sep="\t")
+    il6 = pd.read_csv(demo_run / "results/demo/genes/KORKAYA2012_IL6_LOOP.tsv", sep="\t")
     primary = il6[(il6["cohort"] == "pooled") & (il6["question"] == "within_trastuzumab")
                   & (il6["endpoint"] == "pcr")]
     assert primary["leading"].astype(bool).any()  # the planted IL-6 loop effect
     for cohort in ("demo_neoadjuvant_a", "demo_three_arm_g"):
-        assert (demo_run / f"results/genes/cohorts/{cohort}.tsv").stat().st_size > 0
-        edge = pd.read_csv(demo_run / f"results/genes/leading_edge/{cohort}.tsv", sep="\t")
+        assert (demo_run / f"results/demo/genes/cohorts/{cohort}.tsv").stat().st_size > 0
+        edge = pd.read_csv(demo_run / f"results/demo/genes/leading_edge/{cohort}.tsv", sep="\t")
         assert list(edge.columns) == gx.LEADING_EDGE_COLUMNS and len(edge)

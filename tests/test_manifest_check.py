@@ -277,11 +277,11 @@ def test_workflow_lists_every_cohorts_problems_before_any_job(tmp_path):
     text = result.stdout + result.stderr
     assert result.returncode != 0 and "Traceback" not in text
     assert "2 error(s), 0 note(s)" in text
-    table = pd.read_csv(work / "results/qc/data_check.tsv", sep="\t")
+    table = pd.read_csv(work / "results/demo/qc/data_check.tsv", sep="\t")
     assert list(zip(table["cohort"], table["field"], strict=True)) == [
         ("demo_neoadjuvant_a", "expression.units"),
         ("demo_neoadjuvant_b", "clinical.fields.pcr.column")]
-    assert not (work / "results/cohorts").exists()  # no job ran
+    assert not (work / "results/demo/cohorts").exists()  # no job ran
 
 
 def test_columns_lists_the_geo_characteristic_keys(tmp_path):

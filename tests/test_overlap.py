@@ -71,4 +71,4 @@ def test_a_copy_of_a_cohort_under_another_id_stops_the_run(tmp_path, demo_dir):
     assert ("demo_copy_of_a and demo_neoadjuvant_a share 140 sample id(s) and 0 patient id(s)"
             in log)
     assert "fix: drop one of the two from 'cohorts'" in log
-    assert not (work / "results/qc/overlap.tsv").exists()
+    assert not (work / "results/demo/qc/overlap.tsv").exists()

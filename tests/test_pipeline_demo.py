@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import math
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -177,7 +178,7 @@ def test_score_level_effects_the_pipeline_should_see():
 
 @pipeline
 def test_demo_report_written_and_self_contained(demo_run):
-    report = demo_run / "results/report"
+    report = demo_run / "results/demo/report"
     index = (report / "index.html").read_text()
     for cohort in DEMO_COHORTS:
         assert (report / f"cohort_{cohort}.html").is_file()
@@ -194,14 +195,14 @@ def test_demo_report_written_and_self_contained(demo_run):
 
 @pipeline
 def test_demo_primary_result_shows_the_planted_effect(demo_run):
-    meta = pd.read_csv(demo_run / "results/meta/response.tsv", sep="\t")
+    meta = pd.read_csv(demo_run / "results/demo/meta/response.tsv", sep="\t")
     row = meta[(meta.signature == "KORKAYA2012_IL6_LOOP") & (meta.method == "zmean")
                & (meta.model == "logistic") & (meta.question == "within_trastuzumab")].iloc[0]
     # A, B, D, E, the trastuzumab arm of F and the trastuzumab arms of G (one row)
     assert row["k"] == 6 and row["effect"] < 1 and row["ci_high"] < 1
     assert row["interval"].startswith("HKSJ t(5)") and row["analysis"] == "primary"
     assert meta["analysis"].iloc[0] == "primary"  # reported first
-    index = (demo_run / "results/report/index.html").read_text()
+    index = (demo_run / "results/demo/report/index.html").read_text()
     sentence = re.search(r"KORKAYA2012_IL6_LOOP \(zmean\), endpoint pcr, model logistic, within "
                          r"trastuzumab-treated patients: pooled OR per SD = ([0-9.]+)", index)
     assert sentence and float(sentence.group(1)) == pytest.approx(row["effect"], abs=0.006)
@@ -209,13 +210,13 @@ def test_demo_primary_result_shows_the_planted_effect(demo_run):
 
 @pipeline
 def test_survival_and_coverage_tables(demo_run):
-    surv = pd.read_csv(demo_run / "results/stats/demo_adjuvant_c/survival.tsv", sep="\t")
+    surv = pd.read_csv(demo_run / "results/demo/stats/demo_adjuvant_c/survival.tsv", sep="\t")
     cox = surv[(surv.signature == "KORKAYA2012_IL6_LOOP") & (surv.model == "cox")
                & (surv.method == "zmean")].iloc[0]
     assert cox["n"] == 130 and cox["effect"] > 1  # planted: higher IL-6 → worse survival
-    cov = pd.read_csv(demo_run / "results/scores/demo_adjuvant_c.coverage.tsv", sep="\t")
+    cov = pd.read_csv(demo_run / "results/demo/scores/demo_adjuvant_c.coverage.tsv", sep="\t")
     assert set(cov.columns) >= {"signature", "genes_used", "genes_in_set", "scored", "reason"}
-    scores = pd.read_csv(demo_run / "results/scores/demo_adjuvant_c.tsv", sep="\t")
+    scores = pd.read_csv(demo_run / "results/demo/scores/demo_adjuvant_c.tsv", sep="\t")
     assert list(scores.columns) == SCORE_COLUMNS
     methods = yaml.safe_load((REPO / "config.yaml").read_text())["scoring"]["methods"]
     assert "scoring" not in yaml.safe_load((REPO / "demo/config.yaml").read_text())
@@ -224,21 +225,21 @@ def test_survival_and_coverage_tables(demo_run):
 
 @pipeline
 def test_null_and_concordance_tables(demo_run):
-    null = pd.read_csv(demo_run / "results/null/demo_neoadjuvant_a.tsv", sep="\t")
+    null = pd.read_csv(demo_run / "results/demo/null/demo_neoadjuvant_a.tsv", sep="\t")
     korkaya = null[(null.signature == "KORKAYA2012_IL6_LOOP") & (null.method == "zmean")]
     assert korkaya["n_random"].iloc[0] == 1000
     assert korkaya["p_empirical"].iloc[0] < 0.05  # the planted programme beats random sets
     neutral = null[null.signature == "DEMO_NEUTRAL_SYNTHETIC"]
     assert (neutral["p_empirical"] > 0.05).all()
-    conc = pd.read_csv(demo_run / "results/scores/demo_neoadjuvant_a.concordance.tsv", sep="\t")
+    conc = pd.read_csv(demo_run / "results/demo/scores/demo_neoadjuvant_a.concordance.tsv", sep="\t")
     assert conc["spearman_rho"].between(-1, 1).all() and len(conc) > 0
-    page = (demo_run / "results/report/cohort_demo_neoadjuvant_a.html").read_text()
+    page = (demo_run / "results/demo/report/cohort_demo_neoadjuvant_a.html").read_text()
     assert 'id="null-table"' in page and 'id="concordance-table"' in page
 
 
 @pipeline
 def test_data_strings_are_escaped(demo_run):
-    page = (demo_run / "results/report/cohort_demo_neoadjuvant_b.html").read_text()
+    page = (demo_run / "results/demo/report/cohort_demo_neoadjuvant_b.html").read_text()
     assert '<script>alert("x")</script>' not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
 
@@ -258,6 +259,50 @@ def test_adding_a_cohort_reruns_only_its_jobs(demo_run):
                     "score": 1}, result.stdout
     assert "cohort=demo_neoadjuvant_x" in result.stdout
     assert "cohort=demo_neoadjuvant_a" not in result.stdout
+
+
+@pipeline
+def test_adding_a_data_root_and_a_private_cohort_reruns_only_that_cohort(demo_run, tmp_path):
+    """A new mirror (first in order) plus a cohort whose manifest lives outside the repository.
+
+    Snakemake reruns a job whose params change; the fetch jobs' params carry the files' content
+    signature, not the data roots, so the finished cohorts stay finished. Only the report, which
+    shows the config it ran with, follows a data-root change.
+    """
+    root, private = tmp_path / "new_mirror", tmp_path / "private_manifests"
+    (root / "mine").mkdir(parents=True)
+    private.mkdir()
+    for name in ("expression.tsv.gz", "clinical.tsv"):
+        shutil.copy(demo_run / "data/demo/demo_neoadjuvant_b" / name, root / "mine" / name)
+    doc = yaml.safe_load((demo_run / "workflow/cohorts/demo_neoadjuvant_b.yaml").read_text())
+    doc["id"] = "demo_private_y"
+    doc["files"] = [{**f, "path": f["path"].replace("demo_neoadjuvant_b/", "mine/")}
+                    for f in doc["files"]]
+    (private / "demo_private_y.yaml").write_text(yaml.safe_dump(doc))
+    config = yaml.safe_load((demo_run / "demo/config.yaml").read_text())
+    roots = [str(root), *config["data_roots"]]
+    write_config(demo_run, "roots.yaml", {"data_roots": roots})
+    alone = snakemake(demo_run, "--configfile", "demo/config.yaml", "roots.yaml", "--dry-run")
+    assert planned_jobs(alone.stdout) == {"all": 1, "report": 1}, alone.stdout
+    write_config(demo_run, "private.yaml", {
+        "data_roots": roots, "manifests_dir": ["workflow/cohorts", str(private)],
+        "cohorts": config["cohorts"] + ["demo_private_y"]})
+    result = snakemake(demo_run, "--configfile", "demo/config.yaml", "private.yaml", "--dry-run")
+    assert planned_jobs(result.stdout) == {
+        "all": 1, "associate": 1, "cohort": 1, "fetch": 1, "genes": 1, "genes_cohort": 1,
+        "meta": 1, "null": 1, "overlap": 1, "report": 1, "score": 1}, result.stdout
+    cohorts = set(re.findall(r"cohort=(\w+)", result.stdout))
+    assert cohorts == {"demo_private_y"}, result.stdout
+
+
+@pipeline
+def test_every_demo_cohort_records_that_it_contributes(demo_run):
+    """The QC JSON says why a cohort gives no estimate; every demo cohort gives one."""
+    import json
+
+    for cohort in DEMO_COHORTS:
+        qc = json.loads((demo_run / f"results/demo/qc/{cohort}.json").read_text())
+        assert "no_estimate_reason" in qc and qc["no_estimate_reason"] is None, cohort
 
 
 @pipeline
@@ -300,11 +345,11 @@ def test_snakemake_report_zip(demo_run):
 
 @pipeline
 def test_every_report_table_has_its_tsv(demo_run):
-    report = demo_run / "results/report"
+    report = demo_run / "results/demo/report"
     cohorts = pd.read_csv(report / "tables/cohorts.tsv", sep="\t")
     assert set(cohorts["cohort"]) >= {"demo_neoadjuvant_a", "demo_adjuvant_c"}
     heat = pd.read_csv(report / "tables/heatmap.tsv", sep="\t")
-    meta = pd.read_csv(demo_run / "results/meta/response.tsv", sep="\t")
+    meta = pd.read_csv(demo_run / "results/demo/meta/response.tsv", sep="\t")
     pooled = heat[(heat.cohort == "pooled") & (heat.signature == "KORKAYA2012_IL6_LOOP")
                   & (heat.model == "logistic")]
     ref = meta[(meta.signature == "KORKAYA2012_IL6_LOOP") & (meta.method == "zmean")
@@ -336,7 +381,7 @@ def test_two_demo_runs_give_byte_identical_tsvs(demo_run, tmp_path):
 
 
 def _rows(demo_run, cohort: str, table: str = "response") -> pd.DataFrame:
-    return pd.read_csv(demo_run / f"results/stats/{cohort}/{table}.tsv", sep="\t")
+    return pd.read_csv(demo_run / f"results/demo/stats/{cohort}/{table}.tsv", sep="\t")
 
 
 def _covers_one(rows: pd.DataFrame) -> pd.Series:
@@ -394,7 +439,7 @@ def test_pam50_her2e_positive_control(demo_run):
     assert len(inter) == 1 and inter["effect"].iloc[0] > 1
     untreated = rows_f[(rows_f.question == "within_untreated_arm") & (rows_f.model == "logistic")]
     assert len(untreated) == 1 and _covers_one(untreated).all()  # nothing planted without it
-    meta = pd.read_csv(demo_run / "results/meta/response.tsv", sep="\t")
+    meta = pd.read_csv(demo_run / "results/demo/meta/response.tsv", sep="\t")
     pooled = meta[(meta.signature == "PAM50_HER2E") & (meta.question == "within_trastuzumab")
                   & (meta.model == "logistic")]
     assert len(pooled) == 1 and pooled["effect"].iloc[0] > 1 and pooled["ci_low"].iloc[0] > 1
@@ -402,8 +447,8 @@ def test_pam50_her2e_positive_control(demo_run):
 
 @pipeline
 def test_every_row_names_its_question_and_stratum(demo_run):
-    files = sorted(glob.glob(str(demo_run / "results/stats/*/*.tsv"))
-                   + glob.glob(str(demo_run / "results/meta/*.tsv")))
+    files = sorted(glob.glob(str(demo_run / "results/demo/stats/*/*.tsv"))
+                   + glob.glob(str(demo_run / "results/demo/meta/*.tsv")))
     assert len(files) >= 2 * len(DEMO_COHORTS)
     for path in files:
         table = pd.read_csv(path, sep="\t", keep_default_na=False)
@@ -428,7 +473,7 @@ def test_neutral_signature_rows_cover_one(demo_run):
     exclude 1 is Binomial(10, 0.05): expected 0.5, P(X >= 3) = 0.0115, so at most 2 may.
     (Cohort B's realised zmean OR is 1.60, CI 1.004-2.54: one such chance exclusion.)
     """
-    meta = pd.read_csv(demo_run / "results/meta/response.tsv", sep="\t")
+    meta = pd.read_csv(demo_run / "results/demo/meta/response.tsv", sep="\t")
     pooled = meta[(meta.signature == NEUTRAL) & meta.effect.notna() & (meta.model != "auc")]
     assert len(pooled) > 0 and _covers_one(pooled).all(), pooled
     independent = []

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 import yaml
 
 from her2atlas.errors import Her2AtlasError
-from her2atlas.references import check_config, config_problems, config_source
+from her2atlas.references import check_config, config_problems, config_source, manifest_file
 
 from conftest import CONFIG_SCHEMA, REPO
 
@@ -98,3 +99,37 @@ def test_check_config_raises_once_with_every_problem(files):
     text = str(info.value)
     assert text.startswith("2 problems in the configuration:")
     assert "[primary.signature]" in text and "[cohorts]" in text
+
+
+def test_manifests_dir_list_finds_a_private_manifest_outside_the_repo(files, tmp_path):
+    private = tmp_path / "private_manifests"
+    private.mkdir()
+    doc = yaml.safe_load((REPO / "workflow/cohorts/demo_neoadjuvant_b.yaml").read_text())
+    doc["id"] = "my_private"
+    (private / "my_private.yaml").write_text(yaml.safe_dump(doc))
+    override = {"manifests_dir": ["workflow/cohorts", str(private)],
+                "cohorts": ["gse50948_noah", "my_private"]}
+    assert _problems(files, override) == []
+    config = _merged(override)
+    assert manifest_file(config, "my_private") == private / "my_private.yaml"
+    assert manifest_file(config, "gse50948_noah") == Path("workflow/cohorts/gse50948_noah.yaml")
+    # one folder (the string form) does not hold the private manifest: both places are named
+    problems = _problems(files, {"manifests_dir": "workflow/cohorts",
+                                 "cohorts": ["gse50948_noah", "my_private"]})
+    assert [p.field for p in problems] == ["cohorts"]
+    assert "workflow/cohorts/my_private.yaml" in problems[0].message
+
+
+def test_manifests_dir_list_is_searched_in_order(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder in (first, second):
+        folder.mkdir()
+        (folder / "c.yaml").write_text("id: c\n")
+    assert manifest_file({"manifests_dir": [str(second), str(first)]}, "c") == second / "c.yaml"
+    assert manifest_file({"manifests_dir": [str(first)]}, "missing") == first / "missing.yaml"
+
+
+def test_manifests_dir_entries_must_be_folders(files):
+    problems = _problems(files, {"manifests_dir": ["workflow/cohorts", 3]})
+    assert [(p.field, p.message) for p in problems] == [
+        ("manifests_dir[1]", "value 3 has the wrong type")]

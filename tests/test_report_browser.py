@@ -160,18 +160,18 @@ def _layout_and_images(report: Path, label: str) -> None:
         browser.close()
 
 
-def _hypothesis_signatures(run: Path) -> list[str]:
-    catalogue = pd.read_csv(run / "results/signatures/catalogue.tsv", sep="\t")
+def _hypothesis_signatures(results: Path) -> list[str]:
+    catalogue = pd.read_csv(results / "signatures/catalogue.tsv", sep="\t")
     return sorted(catalogue.loc[catalogue["role"].isin(["hypothesis", "demo"]), "signature"])
 
 
-def _evidence_matches_tsv(run: Path) -> None:
+def _evidence_matches_tsv(results: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    report = run / "results/report"
+    report = results / "report"
     tsv = pd.read_csv(report / "tables/evidence.tsv", sep="\t", keep_default_na=False)
     hyp = tsv[tsv["block"] == "hypothesis"]
-    assert sorted(hyp["signature"].unique()) == _hypothesis_signatures(run)
+    assert sorted(hyp["signature"].unique()) == _hypothesis_signatures(results)
     with sync_playwright() as p:
         browser = _browser(p)
         page = _open(browser, report / "index.html")
@@ -179,7 +179,7 @@ def _evidence_matches_tsv(run: Path) -> None:
         block = table.locator("tbody").first
         shown = block.locator("tr[data-signature]").evaluate_all(
             "rows => rows.map(r => r.dataset.signature)")
-        assert sorted(shown) == _hypothesis_signatures(run)
+        assert sorted(shown) == _hypothesis_signatures(results)
         for row in hyp.to_dict("records"):
             cell = block.locator(f'tr[data-signature="{row["signature"]}"] '
                                  f'td[data-column="{row["column"]}"]')
@@ -220,19 +220,19 @@ def _filter_and_sort(report: Path) -> None:
 
 
 def test_demo_report_in_browser(demo_run):
-    _check_pages(demo_run / "results/report")
+    _check_pages(demo_run / "results/demo/report")
 
 
 def test_demo_report_layout_and_images(demo_run):
-    _layout_and_images(demo_run / "results/report", "demo")
+    _layout_and_images(demo_run / "results/demo/report", "demo")
 
 
 def test_demo_evidence_table_shows_the_tsv(demo_run):
-    _evidence_matches_tsv(demo_run)
+    _evidence_matches_tsv(demo_run / "results/demo")
 
 
 def test_demo_tables_filter_and_sort(demo_run):
-    _filter_and_sort(demo_run / "results/report")
+    _filter_and_sort(demo_run / "results/demo/report")
 
 
 def test_real_report_in_browser(real_run):
@@ -240,4 +240,4 @@ def test_real_report_in_browser(real_run):
     assert (report / "index.html").stat().st_size <= 1_000_000  # figures are files
     _check_pages(report)
     _layout_and_images(report, "real")
-    _evidence_matches_tsv(real_run)
+    _evidence_matches_tsv(real_run / "results")

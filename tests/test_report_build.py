@@ -78,6 +78,10 @@ def test_a_cohort_without_estimates_says_why():
         "no analysable endpoint")
     assert contribution(none.iloc[:0], {"her2_positive": 0})[1].startswith(
         "no HER2+ samples mapped")
+    # the cohort stage's own reason wins when the cohort gives no estimate, never otherwise
+    reason = "too few events in every HER2+ subgroup (pCR 2 < 5)"
+    assert contribution(none, {"her2_positive": 30}, reason) == (0, reason)
+    assert contribution(rows, {"her2_positive": 30}, reason) == (1, "")
 
 
 def test_heatmap_columns_grouped_by_design_with_pooled_last():

@@ -49,8 +49,8 @@ def _tsvs(root: Path, cohorts: list[str]) -> dict[str, bytes]:
     """The per-cohort tables (scores, stats, null) of ``cohorts``."""
     out = {}
     for sub in ("scores", "stats", "null"):
-        for path in sorted((root / "results" / sub).rglob("*.tsv")):
-            name = str(path.relative_to(root / "results" / sub))
+        for path in sorted((root / "results/demo" / sub).rglob("*.tsv")):
+            name = str(path.relative_to(root / "results/demo" / sub))
             if any(name == c or name.startswith((f"{c}.", f"{c}/")) for c in cohorts):
                 out[str(path.relative_to(root))] = path.read_bytes()
     return out
@@ -93,6 +93,6 @@ def test_demo_cohorts_through_the_slurm_executor_equal_a_local_run(demo_run, tmp
     different = [k for k in local if local[k] != remote[k]]
     assert not different, f"outputs differ from the local run: {different[:5]}"
     for sub in ("scores", "stats", "null"):  # nothing but the two cohorts' tables
-        assert {str(p.relative_to(work)) for p in (work / "results" / sub).rglob("*.tsv")} <= set(remote)
-    assert (work / "results/meta/response.tsv").is_file()
-    assert (work / "results/report/index.html").is_file()
+        assert {str(p.relative_to(work)) for p in (work / "results/demo" / sub).rglob("*.tsv")} <= set(remote)
+    assert (work / "results/demo/meta/response.tsv").is_file()
+    assert (work / "results/demo/report/index.html").is_file()

@@ -310,6 +310,15 @@ def check_time_scale(values: pd.Series, *, field: str, unit: str, file: str) -> 
         field=f"clinical.fields.{field}.unit", fix=guess)
 
 
+def _mapped_column(tables, samples, spec: dict, tokens: set[str], field: str,
+                   file: str) -> pd.Series:
+    """A table column's values through the spec's ``map`` / ``regex`` (unknown = None)."""
+    mapped = _raw(_column(tables, samples, spec, "column", field, file), tokens)
+    if spec.get("map") is not None or spec.get("regex"):
+        mapped = _apply_map(mapped, spec.get("map"), spec.get("regex"), field, file)
+    return mapped
+
+
 def field_values(field: str, spec: dict, tables: dict[str, pd.DataFrame], samples: pd.Index,
                  *, missing: set[str], file: str = "") -> pd.Series:
     """One standard column for ``samples`` from its manifest ``spec`` (see :func:`map_fields`)."""
@@ -321,9 +330,11 @@ def field_values(field: str, spec: dict, tables: dict[str, pd.DataFrame], sample
     elif "event_values" in spec:
         mapped = _status_event(tables, samples, spec, tokens, field, file)
     else:
-        mapped = _raw(_column(tables, samples, spec, "column", field, file), tokens)
-        if spec.get("map") is not None or spec.get("regex"):
-            mapped = _apply_map(mapped, spec.get("map"), spec.get("regex"), field, file)
+        mapped = _mapped_column(tables, samples, spec, tokens, field, file)
+        if "fallback" in spec:  # e.g. HER2 by ISH where IHC is equivocal (2+) or not done
+            other = _mapped_column(tables, samples, {"table": spec["table"], **spec["fallback"]},
+                                   tokens, f"{field}.fallback", file)
+            mapped = mapped.where(mapped.notna(), other)
     values = _coerce(field, mapped, file)
     if field in TIME_FIELDS and "start_date" not in spec:
         unit = spec.get("unit", "months")
@@ -355,7 +366,9 @@ def map_fields(
         months, years) and ``missing`` (extra raw values meaning unknown). A ``*_time`` may
         instead give ``table`` + ``start_date`` + ``end_date`` (+ ``date_format``); an
         ``*_event`` may give a status ``column`` with ``event_values`` / ``censored_values``
-        and optionally ``cause_column`` / ``cause_values``.
+        and optionally ``cause_column`` / ``cause_values``. ``fallback`` (``column`` + ``map``
+        of the same table) gives the value where ``column`` gives none (unknown or missing),
+        e.g. HER2 by ISH where IHC is equivocal.
     missing
         Extra missing tokens for every field.
     file

@@ -341,6 +341,61 @@ def not_found_error(entry: dict, data_roots: list[str | Path], *, context: str =
                           file=context, field=f"files.{name}", fix=fix)
 
 
+def _came_from_mirror(source: str) -> bool:
+    """A record's ``source`` is a data-root file (not a URL and not a file placed in the cache)."""
+    return source != "cache" and "://" not in source
+
+
+def _entry_signature(entry: dict, record: dict[str, dict], data_roots: list[str | Path]) -> str:
+    name = entry["name"]
+    if entry.get("sha256"):
+        return f"{name} sha256:{entry['sha256']}"
+    origin = f"{name} from:{entry.get('url') or entry.get('path')}"
+    fetched = record.get(name)
+    if fetched:  # the cache is authoritative once fetched: data roots are not looked at again
+        return f"{name} sha256:{fetched['sha256']}" if _came_from_mirror(
+            fetched.get("source", "")) else origin
+    local = find_in_roots(entry["path"], data_roots) if entry.get("path") else None
+    return f"{name} sha256:{sha256_file(local)}" if local is not None else origin
+
+
+def content_signature(entries: list[dict], dest_dir: str | Path, *,
+                      data_roots: list[str | Path]) -> list[str]:
+    """What a fetch job's files are, independent of where they are found.
+
+    Snakemake reruns a job whose params change; giving the fetch job this signature instead of
+    the data roots means that adding, removing or reordering a data root reruns no cohort whose
+    files it does not change. One line per declared file (and fallback), in manifest order:
+
+    * ``name sha256:<hex>`` -- the manifest's checksum; else the checksum recorded when the file
+      was copied from a data root; else, not fetched yet, the checksum of the data-root file it
+      will be copied from (so the signature is the same before and after the fetch);
+    * ``name from:<url or path>`` -- a file downloaded (or to be downloaded), or placed in the
+      cache by the cBioPortal client: its declared origin.
+
+    Parameters
+    ----------
+    entries
+        Manifest file entries (``name``, optional ``path``, ``url``, ``sha256``, ``fallback``).
+    dest_dir
+        The cache folder the fetch job writes (``data/raw/{cohort}/``).
+    data_roots
+        Local mirrors, searched in order as :func:`fetch_file` does.
+
+    Returns
+    -------
+    list of str
+        The signature, stable across runs while the files' content is unchanged.
+    """
+    record = _load_record(Path(dest_dir))
+    lines = []
+    for entry in entries:
+        lines.append(_entry_signature(entry, record, data_roots))
+        if entry.get("fallback"):
+            lines.append(_entry_signature(entry["fallback"], record, data_roots))
+    return lines
+
+
 def fetch_all(
     entries: list[dict],
     dest_dir: str | Path,

@@ -115,6 +115,26 @@ def manifest_dirs(config: dict) -> list[Path]:
     return [Path(d) for d in ([dirs] if isinstance(dirs, str) else dirs)]
 
 
+def manifest_file(config: dict, cohort: str) -> Path:
+    """The manifest of ``cohort``: ``<dir>/<cohort>.yaml`` in the first ``manifests_dir`` holding it.
+
+    Parameters
+    ----------
+    config
+        The merged workflow config (``manifests_dir``: one folder or a list, searched in order).
+    cohort
+        A cohort id.
+
+    Returns
+    -------
+    Path
+        The first existing manifest; the first folder's path when none exists (so the error that
+        follows names where the manifest was expected).
+    """
+    candidates = [d / f"{cohort}.yaml" for d in manifest_dirs(config)]
+    return next((p for p in candidates if p.is_file()), candidates[0])
+
+
 def cohort_problems(config: dict, config_files) -> list[Her2AtlasError]:
     """Every configured cohort has a manifest ``<dir>/<id>.yaml``; else name the nearest ids."""
     dirs = manifest_dirs(config)

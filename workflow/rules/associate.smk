@@ -3,18 +3,18 @@
 
 rule associate:
     input:
-        cohort="results/cohorts/{cohort}.h5ad",
-        scores="results/scores/{cohort}.tsv",
-        catalogue="results/signatures/catalogue.tsv",
+        cohort=f"{RESULTS}/cohorts/{{cohort}}.h5ad",
+        scores=f"{RESULTS}/scores/{{cohort}}.tsv",
+        catalogue=f"{RESULTS}/signatures/catalogue.tsv",
     output:
         response=report(
-            "results/stats/{cohort}/response.tsv",
+            f"{RESULTS}/stats/{{cohort}}/response.tsv",
             caption="../report/stats.rst",
             category="Per-cohort statistics",
             labels={"cohort": "{cohort}", "table": "pCR"},
         ),
         survival=report(
-            "results/stats/{cohort}/survival.tsv",
+            f"{RESULTS}/stats/{{cohort}}/survival.tsv",
             caption="../report/stats.rst",
             category="Per-cohort statistics",
             labels={"cohort": "{cohort}", "table": "survival"},

@@ -1,6 +1,6 @@
 # check: before any job runs, the config's references (primary, adjust_controls, cohorts) and
 # every cohort's manifest and data files (mirror or cache: headers and clinical tables only) are
-# checked; every problem is printed in one table and kept in results/qc/data_check.tsv.
+# checked; every problem is printed in one table and kept in <results_dir>/qc/data_check.tsv.
 # Config `check_data: false` skips the data part. `her2atlas check-manifest --data` is the same
 # check from the command line.
 import sys
@@ -8,17 +8,9 @@ from pathlib import Path
 
 from her2atlas.errors import Her2AtlasError
 from her2atlas.manifest_check import check_cohorts, errors, format_table, write_tsv
-from her2atlas.references import check_config, manifest_dirs
+from her2atlas.references import check_config, manifest_file
 
-DATA_CHECK = "results/qc/data_check.tsv"
-
-
-def _manifest_file(cohort):
-    """The first manifests_dir holding <cohort>.yaml (check_config has ensured one does)."""
-    dirs = manifest_dirs(config)
-    return next((d / f"{cohort}.yaml" for d in dirs if (d / f"{cohort}.yaml").is_file()),
-                dirs[0] / f"{cohort}.yaml")
-
+DATA_CHECK = f"{config.get('results_dir', 'results')}/qc/data_check.tsv"
 
 # In the order snakemake merges them: the Snakefile's configfile, then each --configfile.
 _CLI_CONFIGS = [str(f) for f in workflow.overwrite_configfiles or []]
@@ -35,7 +27,7 @@ _LINTING = "--lint" in sys.argv
 
 if config.get("check_data", True) and workflow.is_main_process and not _LINTING:  # once, not per job
     _findings = check_cohorts(
-        {c: _manifest_file(c) for c in config["cohorts"]}, data=True,
+        {c: manifest_file(config, c) for c in config["cohorts"]}, data=True,
         data_roots=config.get("data_roots", []), raw_dir=config.get("raw_dir", "data/raw"),
         allow_download=config.get("allow_download", True),
         geo_base_url=config.get("geo_base_url", "https://ftp.ncbi.nlm.nih.gov"))

@@ -11,8 +11,8 @@ rule fetch_pam50:
     params:
         entries=[PAM50["centroids"]] if PAM50 else [],
         dest=lambda w, output: os.path.dirname(output[0]),
-        data_roots=DATA_ROOTS,
-        allow_download=ALLOW_DOWNLOAD,
+        content=lambda w, output: fetch_signature(
+            [PAM50["centroids"]] if PAM50 else [], os.path.dirname(output[0])),
         context="config.yaml: pam50.centroids",
     localrule: True
     conda:
@@ -35,14 +35,17 @@ rule cohort:
         fetched=f"{RAW}/{{cohort}}/fetched.json",
         pam50=PAM50_FETCHED if PAM50 else [],
     output:
-        h5ad="results/cohorts/{cohort}.h5ad",
-        qc="results/qc/{cohort}.json",
+        h5ad=f"{RESULTS}/cohorts/{{cohort}}.h5ad",
+        qc=f"{RESULTS}/qc/{{cohort}}.json",
     params:
         schema=MANIFEST_SCHEMA,
         geo_base_url=GEO_BASE_URL,
         raw_dir=lambda w: f"{RAW}/{w.cohort}",
         on_count_mismatch=config.get("on_count_mismatch", "error"),
         pam50={k: v for k, v in (PAM50 or {}).items() if k != "centroids"},
+        # for the QC record's no_estimate_reason (the association stage's subgroups and floor)
+        design=cohort_design,
+        min_events=config["association"].get("min_events", 5),
     conda:
         "../../envs/her2atlas.yaml"
     threads: 1

@@ -4,8 +4,10 @@ import sys
 from pathlib import Path
 
 from her2atlas.errors import Her2AtlasError
+from her2atlas.fetch import content_signature
 from her2atlas.manifest import check_cohort_id, load_manifest
 from her2atlas.overlap import check_manifests
+from her2atlas.references import manifest_file
 from her2atlas.strata import CohortDesign
 from her2atlas.validation import validate
 
@@ -16,19 +18,22 @@ MANIFEST_SCHEMA = str(SCHEMAS / "manifest.schema.yaml")
 try:
     validate(config, CONFIG_SCHEMA, file="config.yaml (with any --configfile/--config)")
     COHORTS = [check_cohort_id(c) for c in config["cohorts"]]
-    MANIFEST_DIR = config.get("manifests_dir", "workflow/cohorts")
+    # manifests_dir: one folder or a list searched in order (private manifests outside the repo)
+    MANIFEST_FILES = {c: str(manifest_file(config, c)) for c in COHORTS}
     GEO_BASE_URL = config.get("geo_base_url", "https://ftp.ncbi.nlm.nih.gov")
     MANIFESTS = {
-        c: load_manifest(f"{MANIFEST_DIR}/{c}.yaml", MANIFEST_SCHEMA, geo_base_url=GEO_BASE_URL)
+        c: load_manifest(MANIFEST_FILES[c], MANIFEST_SCHEMA, geo_base_url=GEO_BASE_URL)
         for c in COHORTS
     }
     check_manifests(MANIFESTS)
 except Her2AtlasError as exc:
     sys.exit(f"her2atlas: configuration error\n{exc}")
 
+# Every output lives under RESULTS (config `results_dir`), so the demo and a real run never share
+# report pages.
+RESULTS = config.get("results_dir", "results")
 RAW = config.get("raw_dir", "data/raw")
 DATA_ROOTS = config.get("data_roots", [])
-ALLOW_DOWNLOAD = config.get("allow_download", True)
 SIGNATURE_NAMES = (
     [s.get("name", s["set"]) for s in config["signatures"].get("select", [])]
     + [s["name"] for s in config["signatures"].get("custom", [])]
@@ -43,7 +48,12 @@ NULL = config["scoring"].get("random_null", {})
 
 
 def manifest_path(wildcards):
-    return f"{MANIFEST_DIR}/{wildcards.cohort}.yaml"
+    return MANIFEST_FILES[wildcards.cohort]
+
+
+def fetch_signature(entries, dest):
+    """The content of the files a fetch job brings into ``dest`` (not where they are found)."""
+    return content_signature(entries, dest, data_roots=DATA_ROOTS)
 
 
 wildcard_constraints:

@@ -1,4 +1,7 @@
 # fetch: bring every declared file into data/raw/ (mirror first, then download), checksummed.
+# Params carry what the files are (the manifest and a content signature), never where they are
+# found: data_roots, allow_download and cbioportal_url are read from the config by the script, so
+# adding a data root or going offline reruns no cohort whose files are already fetched.
 
 
 rule fetch:
@@ -8,11 +11,10 @@ rule fetch:
         f"{RAW}/{{cohort}}/fetched.json",
     params:
         manifest=lambda w: MANIFESTS[w.cohort],
-        cbioportal_url=config.get("cbioportal_url", "https://www.cbioportal.org"),
         dest=lambda w, output: os.path.dirname(output[0]),
-        data_roots=DATA_ROOTS,
-        allow_download=ALLOW_DOWNLOAD,
-        context=lambda w: f"{MANIFEST_DIR}/{w.cohort}.yaml",
+        content=lambda w, output: fetch_signature(
+            MANIFESTS[w.cohort]["files"], os.path.dirname(output[0])),
+        context=manifest_path,
     localrule: True
     conda:
         "../../envs/her2atlas.yaml"
@@ -34,8 +36,7 @@ rule fetch_signatures:
     params:
         entries=SIGNATURE_FILES,
         dest=lambda w, output: os.path.dirname(output[0]),
-        data_roots=DATA_ROOTS,
-        allow_download=ALLOW_DOWNLOAD,
+        content=lambda w, output: fetch_signature(SIGNATURE_FILES, os.path.dirname(output[0])),
         context="config.yaml: signatures.collections",
     localrule: True
     conda:

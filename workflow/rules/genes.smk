@@ -15,12 +15,12 @@ GENE_MAX_WEIGHT_GENES = 500
 
 rule genes_cohort:
     input:
-        cohort="results/cohorts/{cohort}.h5ad",
-        catalogue="results/signatures/catalogue.tsv",
-        scores="results/scores/{cohort}.tsv",
+        cohort=f"{RESULTS}/cohorts/{{cohort}}.h5ad",
+        catalogue=f"{RESULTS}/signatures/catalogue.tsv",
+        scores=f"{RESULTS}/scores/{{cohort}}.tsv",
     output:
-        effects="results/genes/cohorts/{cohort}.tsv",
-        leading_edge="results/genes/leading_edge/{cohort}.tsv",
+        effects=f"{RESULTS}/genes/cohorts/{{cohort}}.tsv",
+        leading_edge=f"{RESULTS}/genes/leading_edge/{{cohort}}.tsv",
     params:
         settings=config["association"],
         design=cohort_design,
@@ -45,10 +45,10 @@ rule genes_cohort:
 rule genes:
     input:
         cohorts=expand(rules.genes_cohort.output.effects, cohort=COHORTS),
-        meta_response="results/meta/response.tsv",
-        meta_survival="results/meta/survival.tsv",
+        meta_response=f"{RESULTS}/meta/response.tsv",
+        meta_survival=f"{RESULTS}/meta/survival.tsv",
     output:
-        [f"results/genes/{signature}.tsv" for signature in GENE_SIGNATURES],
+        [f"{RESULTS}/genes/{signature}.tsv" for signature in GENE_SIGNATURES],
     params:
         signatures=GENE_SIGNATURES,
         min_cohorts=config["meta"].get("min_cohorts", 2),

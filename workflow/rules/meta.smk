@@ -4,24 +4,24 @@
 
 rule meta:
     input:
-        response=expand("results/stats/{cohort}/response.tsv", cohort=COHORTS),
-        survival=expand("results/stats/{cohort}/survival.tsv", cohort=COHORTS),
+        response=expand(f"{RESULTS}/stats/{{cohort}}/response.tsv", cohort=COHORTS),
+        survival=expand(f"{RESULTS}/stats/{{cohort}}/survival.tsv", cohort=COHORTS),
         # one patient counts once: no pooling until no two cohorts share samples or patients
-        overlap="results/qc/overlap.tsv",
+        overlap=f"{RESULTS}/qc/overlap.tsv",
     output:
         response=report(
-            "results/meta/response.tsv",
+            f"{RESULTS}/meta/response.tsv",
             caption="../report/meta.rst",
             category="Meta-analysis",
             labels={"table": "pCR"},
         ),
         survival=report(
-            "results/meta/survival.tsv",
+            f"{RESULTS}/meta/survival.tsv",
             caption="../report/meta.rst",
             category="Meta-analysis",
             labels={"table": "survival"},
         ),
-        comparison="results/meta/model_comparison.tsv",
+        comparison=f"{RESULTS}/meta/model_comparison.tsv",
     params:
         min_cohorts=config["meta"].get("min_cohorts", 2),
         endpoint_families=config["meta"].get("endpoint_families", {}),

@@ -4,9 +4,9 @@
 
 rule overlap:
     input:
-        cohorts=expand("results/cohorts/{cohort}.h5ad", cohort=COHORTS),
+        cohorts=expand(f"{RESULTS}/cohorts/{{cohort}}.h5ad", cohort=COHORTS),
     output:
-        "results/qc/overlap.tsv",
+        f"{RESULTS}/qc/overlap.tsv",
     params:
         cohorts=COHORTS,
         subsets={c: MANIFESTS[c].get("subset_of") for c in COHORTS},

@@ -6,8 +6,8 @@ rule signatures:
     input:
         fetched=f"{RAW}/_signatures/fetched.json",
     output:
-        table="results/signatures/catalogue.tsv",
-        gmt="results/signatures/catalogue.gmt",
+        table=f"{RESULTS}/signatures/catalogue.tsv",
+        gmt=f"{RESULTS}/signatures/catalogue.gmt",
     params:
         signatures={
             k: v
@@ -30,14 +30,14 @@ rule signatures:
 
 rule score:
     input:
-        cohort="results/cohorts/{cohort}.h5ad",
-        catalogue="results/signatures/catalogue.tsv",
+        cohort=f"{RESULTS}/cohorts/{{cohort}}.h5ad",
+        catalogue=f"{RESULTS}/signatures/catalogue.tsv",
     output:
-        scores="results/scores/{cohort}.tsv",
-        coverage="results/scores/{cohort}.coverage.tsv",
-        concordance="results/scores/{cohort}.concordance.tsv",
+        scores=f"{RESULTS}/scores/{{cohort}}.tsv",
+        coverage=f"{RESULTS}/scores/{{cohort}}.coverage.tsv",
+        concordance=f"{RESULTS}/scores/{{cohort}}.concordance.tsv",
         # scoring QC: genes GSVA dropped as constant, sets combined_z was produced for
-        qc="results/scores/{cohort}.json",
+        qc=f"{RESULTS}/scores/{{cohort}}.json",
     params:
         methods=config["scoring"]["methods"],
         alpha=config["scoring"].get("ssgsea_alpha", 0.25),
@@ -60,11 +60,11 @@ rule score:
 
 rule null:
     input:
-        cohort="results/cohorts/{cohort}.h5ad",
-        catalogue="results/signatures/catalogue.tsv",
+        cohort=f"{RESULTS}/cohorts/{{cohort}}.h5ad",
+        catalogue=f"{RESULTS}/signatures/catalogue.tsv",
     output:
         report(
-            "results/null/{cohort}.tsv",
+            f"{RESULTS}/null/{{cohort}}.tsv",
             caption="../report/null.rst",
             category="Random-signature null",
             labels={"cohort": "{cohort}"},

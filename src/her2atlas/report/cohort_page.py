@@ -51,12 +51,19 @@ def coverage_cell(cov: pd.DataFrame) -> dict:
                                for r in hyp.itertuples())}
 
 
-def contribution(per_cohort: pd.DataFrame, counts: dict) -> tuple[int, str]:
-    """Estimates the cohort gives the meta-analysis, and why none when it gives none."""
+def contribution(per_cohort: pd.DataFrame, counts: dict,
+                 qc_reason: str | None = None) -> tuple[int, str]:
+    """Estimates the cohort gives the meta-analysis, and why none when it gives none.
+
+    ``qc_reason`` is the cohort stage's ``no_estimate_reason`` (counted on the built cohort);
+    it is preferred over the reason read off the statistics rows.
+    """
     rows = per_cohort[per_cohort["pooled"].astype(bool)] if len(per_cohort) else per_cohort
     usable = rows[np.isfinite(rows["effect"].astype(float))] if len(rows) else rows
     if len(usable):
         return len(usable), ""
+    if qc_reason:
+        return 0, qc_reason
     her2 = counts.get("her2_positive")
     if not her2:
         return 0, "no HER2+ samples mapped (HER2 status missing or all negative)"
@@ -78,7 +85,7 @@ def cohort_row(data: ReportData, i: int, prov: dict, qc: dict, warnings: list[st
     """The cohort's row of the index table (cells may carry a bar)."""
     counts = qc["counts"]
     rows = pd.concat([data.responses[i], data.survivals[i]], ignore_index=True)
-    used, reason = contribution(rows, counts)
+    used, reason = contribution(rows, counts, qc.get("no_estimate_reason"))
     source = prov["source"]
     return {
         "cohort": data.cohorts[i], "title": prov.get("title", ""),
