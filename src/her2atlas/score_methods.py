@@ -211,108 +211,191 @@ _GSVA_ONE_FROM = float(np.argmax(_GSVA_TABLE == 1.0))
 _GSVA_NEAR = 1e-7
 
 
-@numba.njit(cache=True, inline="always")
-def _gaussian_term(d: float, scale: float, h: float, table: np.ndarray) -> float:  # pragma: no cover
-    """Table CDF of a sample pair d = x_high − x_low ≥ 0, exactly as the reference reads it.
+#: Rows of a tile (see :func:`_gaussian_gene`) and lower samples handled per block (the table
+#: positions of one block, 8 × 512 int32, stay in L1 cache).
+_TILE = 8
+_BLOCK = 512
 
-    The reference computes v = d / h and reads ``table[int(|v| / 10 * 10000)]`` (1 above v = 10);
-    the lower sample of the pair gets 1 − that value (Φ(−v) = 1 − Φ(v), bit for bit, since
-    x_low − x_high = −(x_high − x_low) in IEEE arithmetic).
+_NUMBA = {"cache": True, "error_model": "numpy", "boundscheck": False}
+
+
+@numba.njit(**_NUMBA)
+def _table_positions(xs: np.ndarray, k0: int, k1: int, j0: int, rows: int, scale: float,
+                     pos: np.ndarray) -> int:  # pragma: no cover - compiled
+    """pos[r, q] = int((xs[j0 + r] − xs[k0 + q]) · scale), for q < k1 − k0; vectorised (SIMD).
+
+    Returns how many positions lie within :data:`_GSVA_NEAR` of an integer: only those may read
+    a different entry from the reference's ((d/h)/10)·10000 (see :func:`_gaussian_fix`).
+    Positions are capped at 10,000 (the table's last entry, 1.0; NaN too) so that no input can
+    index outside the table.
     """
-    t = d * scale
-    i = int(t)
-    r = t - i
-    if r < _GSVA_NEAR or r > 1.0 - _GSVA_NEAR:
-        v = d / h
-        if v > 10.0:
-            return 1.0
-        return table[int(abs(v) / 10.0 * 10000)]
-    return table[i]
+    near = 0
+    lower = xs[k0:k1]
+    m = k1 - k0
+    for r in range(rows):
+        xj = xs[j0 + r]
+        out = pos[r]
+        count = 0
+        for q in range(m):
+            t = (xj - lower[q]) * scale
+            t = t if t < 10000.0 else 10000.0  # NaN too
+            i = np.int32(t)
+            f = t - i
+            count += (f < _GSVA_NEAR) | (f > 1.0 - _GSVA_NEAR)
+            out[q] = i
+        near += count
+    return near
+
+
+@numba.njit(**_NUMBA)
+def _gaussian_tile(m: int, pos: np.ndarray, table: np.ndarray, lower: np.ndarray,
+                   sums: np.ndarray) -> None:  # pragma: no cover - compiled
+    """8 rows × m lower samples: row r gains Σ_q table[pos[r, q]], lower sample q gains
+    Σ_r (1 − table[pos[r, q]]) = 8 − Σ_r table[pos[r, q]] (Φ(−v) = 1 − Φ(v)). One pass over q
+    serves all 8 rows, so ``lower`` is read and written once per 8 pairs; the table reads are
+    scalar loads (LLVM does not emit vector gathers for AMD Zen, where they are slow)."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    p0, p1, p2, p3 = pos[0], pos[1], pos[2], pos[3]
+    p4, p5, p6, p7 = pos[4], pos[5], pos[6], pos[7]
+    for q in range(m):
+        c0, c1, c2, c3 = table[p0[q]], table[p1[q]], table[p2[q]], table[p3[q]]
+        c4, c5, c6, c7 = table[p4[q]], table[p5[q]], table[p6[q]], table[p7[q]]
+        s0, s1, s2, s3 = s0 + c0, s1 + c1, s2 + c2, s3 + c3
+        s4, s5, s6, s7 = s4 + c4, s5 + c5, s6 + c6, s7 + c7
+        lower[q] += 8.0 - (((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7)))
+    sums[0] += s0
+    sums[1] += s1
+    sums[2] += s2
+    sums[3] += s3
+    sums[4] += s4
+    sums[5] += s5
+    sums[6] += s6
+    sums[7] += s7
+
+
+@numba.njit(**_NUMBA)
+def _gaussian_row(m: int, pos: np.ndarray, table: np.ndarray,
+                  lower: np.ndarray) -> float:  # pragma: no cover - compiled
+    """One row × m lower samples (as :func:`_gaussian_tile`); returns the row's sum."""
+    s0 = s1 = s2 = s3 = 0.0  # four chains: the additions overlap
+    q = 0
+    while q + 4 <= m:
+        c0, c1, c2, c3 = table[pos[q]], table[pos[q + 1]], table[pos[q + 2]], table[pos[q + 3]]
+        s0, s1, s2, s3 = s0 + c0, s1 + c1, s2 + c2, s3 + c3
+        lower[q] += 1.0 - c0
+        lower[q + 1] += 1.0 - c1
+        lower[q + 2] += 1.0 - c2
+        lower[q + 3] += 1.0 - c3
+        q += 4
+    while q < m:
+        c0 = table[pos[q]]
+        s0 += c0
+        lower[q] += 1.0 - c0
+        q += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@numba.njit(**_NUMBA)
+def _gaussian_fix(xs: np.ndarray, k0: int, k1: int, j0: int, rows: int, scale: float, h: float,
+                  table: np.ndarray, acc: np.ndarray,
+                  sums: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Re-read, with the reference's own arithmetic, every pair of rows j0.. × samples k0..k1
+    whose fast position d·scale lies within :data:`_GSVA_NEAR` of an integer, and correct the
+    row sum and lower sample by the difference of the two table entries (0 almost always).
+
+    The reference computes v = d / h and reads ``table[int(|v| / 10 * 10000)]`` (1 above
+    v = 10); d·(1000/h) differs from that position by a few ulps (< 1e-11 at 10,000), so only
+    pairs this close to an integer can read another entry.
+    """
+    for r in range(rows):
+        xj = xs[j0 + r]
+        for k in range(k0, k1):
+            d = xj - xs[k]
+            t = d * scale
+            t = t if t < 10000.0 else 10000.0
+            i = np.int32(t)
+            f = t - i
+            if f < _GSVA_NEAR or f > 1.0 - _GSVA_NEAR:
+                v = d / h
+                ref = 10000 if v > 10.0 else int(abs(v) / 10.0 * 10000)
+                delta = table[ref] - table[i]
+                sums[r] += delta
+                acc[k] -= delta
+
+
+@numba.njit(**_NUMBA)
+def _gaussian_pairs(xs: np.ndarray, k0: int, k1: int, j0: int, rows: int, scale: float,
+                    h: float, table: np.ndarray, acc: np.ndarray, sums: np.ndarray,
+                    pos: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Rows j0 .. j0 + rows (1 or :data:`_TILE`) × lower samples k0 .. k1 (all below j0), in
+    blocks of :data:`_BLOCK`: row sums added to ``sums``, 1 − Φ to ``acc`` of the lower ones."""
+    for b0 in range(k0, k1, _BLOCK):
+        b1 = min(b0 + _BLOCK, k1)
+        near = _table_positions(xs, b0, b1, j0, rows, scale, pos)
+        if rows == _TILE:
+            _gaussian_tile(b1 - b0, pos, table, acc[b0:b1], sums)
+        else:
+            sums[0] += _gaussian_row(b1 - b0, pos[0], table, acc[b0:b1])
+        if near:
+            _gaussian_fix(xs, b0, b1, j0, rows, scale, h, table, acc, sums)
+
+
+@numba.njit(**_NUMBA)
+def _gaussian_gene(xs: np.ndarray, h: float, table: np.ndarray,
+                   acc: np.ndarray) -> None:  # pragma: no cover - compiled
+    """acc[j] = Σ_k table-Φ((xs[j] − xs[k]) / h) for one gene's sorted values ``xs``.
+
+    Each pair is visited once (the higher sample gets Φ(v), the lower 1 − Φ(v), bit for bit
+    as the reference's x_low − x_high = −(x_high − x_low)); pairs at least
+    :data:`_GSVA_ONE_FROM` table steps apart add exactly 1 to the higher sample and 0 to the
+    lower one, so they are counted, not read. Rows are taken 8 at a time: the rectangle of
+    lower samples inside all 8 windows goes through :func:`_gaussian_tile`, the rest row by
+    row.
+    """
+    n = len(xs)
+    scale = 1000.0 / h
+    limit = _GSVA_ONE_FROM + _GSVA_NEAR
+    los = np.empty(_TILE, np.int64)
+    sums = np.empty(_TILE)
+    pos = np.empty((_TILE, _BLOCK), np.int32)
+    lo = 0  # samples below lo are >= 8.293 SD under the current row: exactly 1
+    for j0 in range(0, n, _TILE):
+        j1 = min(j0 + _TILE, n)
+        for j in range(j0, j1):
+            while lo < j and (xs[j] - xs[lo]) * scale > limit:
+                lo += 1
+            los[j - j0] = lo
+        # rectangle: lower samples [rect_lo, j0) are in the window of every row of a full tile
+        rect_lo = min(los[j1 - 1 - j0], j0) if j1 - j0 == _TILE else j0
+        sums[:] = 0.0
+        if rect_lo < j0:
+            _gaussian_pairs(xs, rect_lo, j0, j0, _TILE, scale, h, table, acc, sums, pos)
+        for j in range(j0, j1):  # the rest of each row's window, the exact ones, self term 0.5
+            one = sums[j - j0:j - j0 + 1]
+            lo_j = los[j - j0]
+            _gaussian_pairs(xs, lo_j, rect_lo, j, 1, scale, h, table, acc, one, pos)
+            _gaussian_pairs(xs, max(j0, lo_j), j, j, 1, scale, h, table, acc, one, pos)
+            acc[j] += (float(lo_j) + table[0]) + one[0]
 
 
 @numba.njit(parallel=True, cache=True)
 def _gaussian_cdf_sums(X: np.ndarray, bw: np.ndarray, table: np.ndarray) -> np.ndarray:  # pragma: no cover
     """Σ_k table-Φ((x_j − x_k) / h) / n for every sample j and gene (column), as GSVA's C code.
 
-    Each gene's column is copied into a contiguous buffer and sorted, so every pair is visited
-    once (the higher sample gets Φ(v), the lower 1 − Φ(v)) and pairs whose table value is exactly
-    1.0 are counted, not read. Rows are taken 16 at a time so that one pass over the lower samples
-    serves 16 rows (the table entries they read stay in cache). Terms are the reference's own
-    table entries; only the order of summation differs (≤ 1e-12 on the result).
+    Genes run in parallel (numba threads); each gene's column is copied into a contiguous
+    buffer and sorted (:func:`_gaussian_gene`). Terms are the reference's own table entries;
+    only the order of summation differs (≤ 1e-12 on the result).
     """
     n, g = X.shape
     out = np.empty((n, g))
-    limit = _GSVA_ONE_FROM + _GSVA_NEAR
     for i in numba.prange(g):
-        h = bw[i]
         col = np.empty(n)
         for j in range(n):
             col[j] = X[j, i]
         order = np.argsort(col, kind="mergesort")
         xs = col[order]
         acc = np.zeros(n)  # in sorted order
-        los = np.empty(16, np.int64)
-        scale = 1000.0 / h
-        lo = 0  # samples below lo are >= 8.293 SD under the current row: exactly 1
-        for j0 in range(0, n, 16):
-            j1 = min(j0 + 16, n)
-            for j in range(j0, j1):
-                while lo < j and (xs[j] - xs[lo]) * scale > limit:
-                    lo += 1
-                los[j - j0] = lo
-            # rectangle: lower samples [rect_lo, j0) are in the window of all 16 rows
-            rect_lo = min(los[j1 - 1 - j0], j0) if j1 - j0 == 16 else j0
-            if rect_lo < j0:
-                x0, x1, x2, x3 = xs[j0], xs[j0 + 1], xs[j0 + 2], xs[j0 + 3]
-                x4, x5, x6, x7 = xs[j0 + 4], xs[j0 + 5], xs[j0 + 6], xs[j0 + 7]
-                x8, x9, x10, x11 = xs[j0 + 8], xs[j0 + 9], xs[j0 + 10], xs[j0 + 11]
-                x12, x13, x14, x15 = xs[j0 + 12], xs[j0 + 13], xs[j0 + 14], xs[j0 + 15]
-                s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-                s8 = s9 = s10 = s11 = s12 = s13 = s14 = s15 = 0.0
-                for k in range(rect_lo, j0):
-                    xk = xs[k]
-                    c0 = _gaussian_term(x0 - xk, scale, h, table)
-                    c1 = _gaussian_term(x1 - xk, scale, h, table)
-                    c2 = _gaussian_term(x2 - xk, scale, h, table)
-                    c3 = _gaussian_term(x3 - xk, scale, h, table)
-                    c4 = _gaussian_term(x4 - xk, scale, h, table)
-                    c5 = _gaussian_term(x5 - xk, scale, h, table)
-                    c6 = _gaussian_term(x6 - xk, scale, h, table)
-                    c7 = _gaussian_term(x7 - xk, scale, h, table)
-                    c8 = _gaussian_term(x8 - xk, scale, h, table)
-                    c9 = _gaussian_term(x9 - xk, scale, h, table)
-                    c10 = _gaussian_term(x10 - xk, scale, h, table)
-                    c11 = _gaussian_term(x11 - xk, scale, h, table)
-                    c12 = _gaussian_term(x12 - xk, scale, h, table)
-                    c13 = _gaussian_term(x13 - xk, scale, h, table)
-                    c14 = _gaussian_term(x14 - xk, scale, h, table)
-                    c15 = _gaussian_term(x15 - xk, scale, h, table)
-                    s0, s1, s2, s3 = s0 + c0, s1 + c1, s2 + c2, s3 + c3
-                    s4, s5, s6, s7 = s4 + c4, s5 + c5, s6 + c6, s7 + c7
-                    s8, s9, s10, s11 = s8 + c8, s9 + c9, s10 + c10, s11 + c11
-                    s12, s13, s14, s15 = s12 + c12, s13 + c13, s14 + c14, s15 + c15
-                    low_a = ((1.0 - c0) + (1.0 - c1)) + ((1.0 - c2) + (1.0 - c3))
-                    low_b = ((1.0 - c4) + (1.0 - c5)) + ((1.0 - c6) + (1.0 - c7))
-                    low_c = ((1.0 - c8) + (1.0 - c9)) + ((1.0 - c10) + (1.0 - c11))
-                    low_d = ((1.0 - c12) + (1.0 - c13)) + ((1.0 - c14) + (1.0 - c15))
-                    acc[k] += (low_a + low_b) + (low_c + low_d)
-                sums = (s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15)
-                for b in range(16):
-                    acc[j0 + b] += sums[b]
-            # the rest of each row's window, and the count of exact ones plus the self term 0.5
-            for j in range(j0, j1):
-                xj = xs[j]
-                lo_j = los[j - j0]
-                total = float(lo_j) + table[0]
-                for k in range(lo_j, rect_lo):
-                    c = _gaussian_term(xj - xs[k], scale, h, table)
-                    total += c
-                    acc[k] += 1.0 - c
-                for k in range(max(j0, lo_j), j):
-                    c = _gaussian_term(xj - xs[k], scale, h, table)
-                    total += c
-                    acc[k] += 1.0 - c
-                acc[j] += total
+        _gaussian_gene(xs, bw[i], table, acc)
         for j in range(n):
             out[order[j], i] = acc[j] / n
     return out
