@@ -401,66 +401,128 @@ def _gaussian_cdf_sums(X: np.ndarray, bw: np.ndarray, table: np.ndarray) -> np.n
     return out
 
 
+#: The Poisson CDF is evaluated from the first count whose log pmf is at least this (the mass
+#: below is < 1e-20) to λ + 10√λ + 40 (above it 1 − CDF < 1e-20 by the Chernoff bound
+#: exp(−a² / (2(λ + a/3))) at a = 10√λ + 40), outside which it is 0 or 1 to double precision.
+_POISSON_LOG_FLOOR = -50.0
+
+
+@numba.njit(**_NUMBA)
+def _poisson_first_count(lam: float, lo: float) -> float:  # pragma: no cover - compiled
+    """The smallest count ≥ ``lo`` (and ≤ ⌊λ⌋) whose log pmf under Poisson(λ) is at least
+    :data:`_POISSON_LOG_FLOOR`, by bisection (the pmf rises up to the mode)."""
+    log_lam = np.log(lam)
+    if -lam + lo * log_lam - math.lgamma(lo + 1.0) >= _POISSON_LOG_FLOOR:
+        return lo
+    a, b = lo, np.floor(lam)
+    while b - a > 1.0:
+        mid = np.floor((a + b) / 2.0)
+        if -lam + mid * log_lam - math.lgamma(mid + 1.0) < _POISSON_LOG_FLOOR:
+            a = mid
+        else:
+            b = mid
+    return b
+
+
+@numba.njit(**_NUMBA)
+def _log_dpois(x: float, lam: float) -> float:  # pragma: no cover - compiled
+    """log P(Poisson(λ) = x) for an integer x ≥ 0, by Loader's saddle-point form (as R's
+    ``dpois``): −stirlerr(x) − bd0(x, λ) − ½·log(2πx) avoids the cancellation of
+    −λ + x·log λ − log x!, whose terms reach λ·log λ (1e-10 relative error at λ = 1e5)."""
+    if x < 16.0:  # the terms are small: the direct form is exact to ~1e-14
+        return -lam + x * np.log(lam) - math.lgamma(x + 1.0)
+    nn = x * x
+    # Stirling's series for log x! − (x + ½)·log x + x − ½·log(2π) (R's stirlerr, x > 15)
+    stirl = (1 / 12 - (1 / 360 - (1 / 1260 - (1 / 1680 - 1 / 1188 / nn) / nn) / nn) / nn) / x
+    if abs(x - lam) < 0.1 * (x + lam):  # bd0 = x·log(x/λ) + λ − x by its series
+        v = (x - lam) / (x + lam)
+        bd0 = (x - lam) * v
+        ej = 2.0 * x * v
+        v2 = v * v
+        for j in range(1, 1000):
+            ej *= v2
+            nxt = bd0 + ej / (2 * j + 1)
+            if nxt == bd0:
+                break
+            bd0 = nxt
+    else:
+        bd0 = x * np.log(x / lam) + lam - x
+    return -stirl - bd0 - 0.5 * np.log(2.0 * np.pi * x)
+
+
+@numba.njit(**_NUMBA)
+def _poisson_count(values: np.ndarray, lam: float, weight: float, acc: np.ndarray,
+                   ones: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Add ``weight`` · P(Poisson(λ) ≤ values[j]) to acc[j] for the sorted ``values`` inside
+    the window; from the first count at or above λ + 10√λ + 40 on, ``weight`` goes to the
+    difference array ``ones`` (CDF 1). Probabilities by p(i+1) = p(i)·λ/(i+1)."""
+    width = 10.0 * np.sqrt(lam) + 40.0
+    lo = _poisson_first_count(lam, max(0.0, np.floor(lam - width)))
+    hi = lam + width
+    p = np.exp(_log_dpois(lo, lam))
+    cdf = 0.0
+    current = lo - 1.0  # the CDF covers counts <= current
+    for jj in range(np.searchsorted(values, lo), len(values)):
+        target = values[jj]
+        if target >= hi:
+            ones[jj] += weight
+            return
+        while current < target:
+            current += 1.0
+            cdf += p
+            p *= lam / (current + 1.0)
+        acc[jj] += weight * min(cdf, 1.0)
+
+
+@numba.njit(**_NUMBA)
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct values of sorted ``values``, their multiplicities, and each value's run start."""
+    n = len(values)
+    start = np.empty(n + 1, np.int64)
+    u = 0
+    for j in range(n):
+        if j == 0 or values[j] != values[j - 1]:
+            start[u] = j
+            u += 1
+    start[u] = n
+    uniq = np.empty(u)
+    mult = np.empty(u)
+    for q in range(u):
+        uniq[q] = values[start[q]]
+        mult[q] = float(start[q + 1] - start[q])
+    return uniq, mult, start[:u + 1]
+
+
 @numba.njit(parallel=True, cache=True)
 def _poisson_cdf_sums(X: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    """Σ_k P(Poisson(x_k + 0.5) ≤ x_j) / n for every sample j and gene (column).
+    """Σ_k P(Poisson(x_k + 0.5) ≤ x_j) / n for every sample j and gene (column), x = ⌊max(X, 0)⌋.
 
-    Each gene's counts are copied into a contiguous buffer and sorted. Samples sharing a count
-    share their Poisson CDF, so each distinct count is evaluated once and weighted by its
-    multiplicity. For each one the probabilities are accumulated by the recurrence
-    p(i+1) = p(i)·λ/(i+1) over λ ± 30√λ (+ 10), visiting only the sorted counts inside that
-    window (found by binary search); below it the CDF is 0 and above it 1 to double precision
-    (the ones are added through a difference array). Exact to ~1e-12.
+    Each gene's counts are gathered into a contiguous buffer (floored there: no copy of the
+    matrix) and sorted. Samples sharing a count share both their Poisson CDF and the value it
+    is read at, so the CDF of each distinct count is evaluated once (:func:`_poisson_count`),
+    read at each distinct count inside its window, and weighted by its multiplicity. The pair
+    symmetry of the Gaussian kernel does not hold here (the CDF at x_j of Poisson(x_k) is not
+    1 minus that at x_k of Poisson(x_j)). Equal to the per-pair CDF to ~1e-12.
     """
     n, g = X.shape
     out = np.empty((n, g))
     for i in numba.prange(g):
         col = np.empty(n)
         for j in range(n):
-            col[j] = X[j, i]
+            v = X[j, i]
+            col[j] = 0.0 if v < 0 else np.floor(v)  # NaN stays NaN, as floor(clip(x, 0))
         order = np.argsort(col, kind="mergesort")
-        values = col[order]
-        acc = np.zeros(n)  # per sorted sample
-        ones = np.zeros(n + 1)  # difference array: CDF 1 from a sorted position on
-        k = 0
-        while k < n:
-            run = k + 1
-            while run < n and values[run] == values[k]:
-                run += 1
-            weight = float(run - k)
-            lam = values[k] + 0.5
-            width = 30.0 * np.sqrt(lam) + 10.0  # pmf at 30 SD (~e^-450) is still representable
-            lo = max(0.0, np.floor(lam - width))
-            hi = lam + width
-            log_lam = np.log(lam)
-            # start where P(X = lo) is representable (log pmf >= -700): the CDF below is < e^-700
-            if -lam + lo * log_lam - math.lgamma(lo + 1.0) < -700.0:
-                a, b = lo, np.floor(lam)
-                while b - a > 1.0:
-                    mid = np.floor((a + b) / 2.0)
-                    if -lam + mid * log_lam - math.lgamma(mid + 1.0) < -700.0:
-                        a = mid
-                    else:
-                        b = mid
-                lo = b
-            p = np.exp(-lam + lo * log_lam - math.lgamma(lo + 1.0))
-            cdf = 0.0
-            current = lo - 1.0  # the CDF covers counts <= current
-            for jj in range(np.searchsorted(values, lo), n):
-                target = values[jj]
-                if target >= hi:
-                    ones[jj] += weight
-                    break
-                while current < target:
-                    current += 1.0
-                    cdf += p
-                    p *= lam / (current + 1.0)
-                acc[jj] += weight * min(cdf, 1.0)
-            k = run
+        uniq, mult, start = _distinct(col[order])
+        u = len(uniq)
+        acc = np.zeros(u)  # per distinct count
+        ones = np.zeros(u + 1)  # difference array: CDF 1 from a distinct count on
+        for q in range(u):
+            _poisson_count(uniq, uniq[q] + 0.5, mult[q], acc, ones)
         running = 0.0
-        for jj in range(n):
-            running += ones[jj]
-            out[order[jj], i] = (acc[jj] + running) / n
+        for q in range(u):
+            running += ones[q]
+            for jj in range(start[q], start[q + 1]):
+                out[order[jj], i] = (acc[q] + running) / n
     return out
 
 
@@ -486,17 +548,15 @@ def gsva_density(X: np.ndarray, *, kernel: str = "gaussian", chunk: int = 256) -
     Returns
     -------
     numpy.ndarray
-        float64 samples × genes log-odds of the kernel CDF; apart from it, only the Poisson
-        kernel holds another matrix of that size (the floored counts).
+        float64 samples × genes log-odds of the kernel CDF, the only matrix of that size held
+        besides the input (columns are gathered, floored and sorted one gene per thread).
     """
     if kernel == "gaussian":
         bw = X.std(axis=0, ddof=1) / 4.0
         bw[bw == 0] = np.inf
-        out = _gaussian_cdf_sums(np.asarray(X, dtype=np.float64), bw, _GSVA_TABLE)
+        out = _gaussian_cdf_sums(np.asarray(X), bw, _GSVA_TABLE)  # float32 read as is
     elif kernel == "poisson":
-        Xc = np.floor(np.clip(X, 0, None), dtype=np.float64)
-        out = _poisson_cdf_sums(Xc)
-        del Xc
+        out = _poisson_cdf_sums(np.asarray(X))
     else:
         raise ValueError(f"unknown GSVA kernel {kernel!r}")
     # log(p / (1 - p)) in place, a block of samples at a time: no full-size temporaries
