@@ -274,6 +274,10 @@ def test_mrnasi_is_spearman_with_weights():
     np.testing.assert_allclose(rho, expected, rtol=1e-12)
     assert index.min() == 0 and index.max() == 1
     np.testing.assert_allclose(index, (rho - rho.min()) / (rho.max() - rho.min()))
+    # a few samples at a time, on a column subset of a wider matrix: the same numbers
+    wide = np.concatenate([rng.normal(size=(9, 50)), X], axis=1)
+    rho_blocks, _ = km.mrnasi(wide, w, columns=np.arange(50, 450), block=2)
+    np.testing.assert_allclose(rho_blocks, rho, rtol=1e-14)
 
 
 def test_combined_z_of_a_plain_set_is_zmean_times_sqrt_k():

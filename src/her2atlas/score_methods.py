@@ -655,8 +655,21 @@ def _gsva_rows(density: np.ndarray, sets: list[np.ndarray], max_diff: bool) -> n
     return out
 
 
-def mrnasi(X: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def mrnasi(X: np.ndarray, weights: np.ndarray, *, columns: np.ndarray | None = None,
+           block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """Malta et al. stemness index: Spearman ρ of each sample with the weight vector.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        Samples × genes.
+    weights : numpy.ndarray
+        One weight per gene of ``X`` (or per entry of ``columns``).
+    columns : numpy.ndarray, optional
+        Column indices of ``X`` that the weights belong to; all columns by default.
+    block : int
+        Samples ranked at a time (each sample's ρ depends on its own row only), which bounds
+        the temporaries to ``block`` × genes instead of three matrices of the input's size.
 
     Returns
     -------
@@ -664,11 +677,15 @@ def mrnasi(X: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         The raw correlation (comparable across cohorts) and the cohort min–max scaled 0–1 index
         (as ``TCGAanalyze_Stemness`` reports it).
     """
-    rx = rankdata(X, axis=1)
     rw = rankdata(weights)
-    rx = rx - rx.mean(axis=1, keepdims=True)
     rw = rw - rw.mean()
-    rho = (rx @ rw) / (np.sqrt((rx**2).sum(axis=1)) * np.sqrt((rw**2).sum()))
+    norm_w = np.sqrt((rw**2).sum())
+    rho = np.empty(X.shape[0])
+    for start in range(0, X.shape[0], block):
+        rows = X[start:start + block]
+        rx = rankdata(rows if columns is None else rows[:, columns], axis=1)
+        rx -= rx.mean(axis=1, keepdims=True)
+        rho[start:start + block] = (rx @ rw) / (np.sqrt((rx**2).sum(axis=1)) * norm_w)
     span = rho.max() - rho.min()
     index = (rho - rho.min()) / span if span > 0 else np.zeros_like(rho)
     return rho, index
