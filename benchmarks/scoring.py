@@ -203,6 +203,8 @@ def main() -> None:
                         help="seconds gseapy.gsva may take at one N (predicted from N^2, then enforced)")
     parser.add_argument("--gseapy-gsva-max", type=int, default=5000,
                         help="largest N at which gseapy.gsva is tried")
+    parser.add_argument("--kernels", nargs="+", choices=KERNELS, default=KERNELS,
+                        help="GSVA kernels to run, in this order")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: N = 100 and 200 for everything (gseapy included)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -223,7 +225,7 @@ def main() -> None:
         if n in args.sizes:
             _set_rows(n, args.gseapy_max)
         if n in args.gsva_sizes:
-            for kernel in KERNELS:
+            for kernel in args.kernels:
                 _gsva_rows(n, kernel, args, previous, notes)
     for note in notes:
         print(f"\n- {note}")
