@@ -219,6 +219,8 @@ def test_poisson_kernel_equals_scipy_pair_by_pair():
     np.testing.assert_array_equal(km.gsva_density(shifted, kernel="poisson"),
                                   km.gsva_density(np.floor(np.clip(shifted, 0, None)),
                                                   kernel="poisson"))
+    # integer counts are read as they are (no float copy), with the same result
+    np.testing.assert_array_equal(km.gsva_density(X.astype(np.int32), kernel="poisson"), mine)
 
 
 def test_gsva_walk_shortcut_equals_full_walk():
