@@ -40,6 +40,29 @@ def test_gsva_equals_gseapy(kernel):
     np.testing.assert_allclose(mine, ref, atol=1e-10)
 
 
+
+@pytest.mark.parametrize("kernel", ["gaussian", "poisson"])
+def test_gsva_equals_gseapy_at_60_samples(kernel):
+    """Enough samples for the Gaussian kernel's paths (7 full 8-row tiles and the rows left
+    over, pairs far enough apart to count as exactly 1, ties) and Poisson counts from 0 to
+    ~5e4 reads."""
+    rng = np.random.default_rng(60)
+    n_genes, n = 300, 60
+    if kernel == "gaussian":
+        X = rng.normal(rng.uniform(2, 12, n_genes), rng.uniform(0.2, 3, n_genes), (n, n_genes))
+        X[:, :20] = np.round(X[:, :20], 1)  # ties
+        X[:30, 20:40] += 40.0  # two far groups: pairs >= 8.3 bandwidths apart
+    else:
+        mean = np.exp(rng.uniform(-1, 10.8, n_genes))
+        X = rng.poisson(mean * rng.lognormal(0, 0.4, (n, n_genes))).astype(float)
+    genes = [f"G{i}" for i in range(n_genes)]
+    sets = {"A": genes[:25], "B": genes[15:120:4], "C": genes[100:260:5], "D": genes[250:]}
+    idx = [np.array([genes.index(g) for g in v]) for v in sets.values()]
+    frame = pd.DataFrame(X.T, index=genes, columns=[f"S{i}" for i in range(n)])
+    ref = _gseapy_gsva(frame, sets, "Gaussian" if kernel == "gaussian" else "Poisson")
+    mine = km.gsva(km.gsva_density(X, kernel=kernel), idx)
+    np.testing.assert_allclose(mine, ref, atol=1e-10, rtol=0)
+
 # R GSVA 1.46.0 (Debian r-bioc-gsva), reference for the constant-gene filter:
 #   library(GSVA)
 #   x <- rbind(G1 = c(5, 12, 0, 3, 8, 20), G2 = c(40, 35, 60, 22, 51, 30), G3 = rep(0, 6),
@@ -159,37 +182,6 @@ def _reference_gaussian_density(X):
     return np.log(out / (1.0 - out))
 
 
-def _reference_poisson_density(X):
-    """The per-pair Poisson loop: for every k, the CDF of Poisson(x_k + 0.5) by the recurrence
-    p(i+1) = p(i)·λ/(i+1) over λ ± (30√λ + 10), read at every x_j (0 below, 1 above)."""
-    import math
-
-    counts = np.floor(np.clip(X, 0, None))
-    n, g = counts.shape
-    out = np.zeros((n, g))
-    for i in range(g):
-        for k in range(n):
-            lam = counts[k, i] + 0.5
-            width = 30.0 * np.sqrt(lam) + 10.0
-            lo, hi, log_lam = max(0.0, np.floor(lam - width)), lam + width, np.log(lam)
-            while -lam + lo * log_lam - math.lgamma(lo + 1.0) < -700.0:
-                lo += 1.0  # (the kernel bisects to the same first representable count)
-            p = np.exp(-lam + lo * log_lam - math.lgamma(lo + 1.0))
-            cdf, current, at = 0.0, lo - 1.0, {}
-            for target in sorted(set(counts[:, i])):
-                if lo <= target < hi:
-                    while current < target:
-                        current += 1.0
-                        cdf += p
-                        p *= lam / (current + 1.0)
-                    at[target] = min(cdf, 1.0)
-            for j in range(n):
-                t = counts[j, i]
-                out[j, i] += 0.0 if t < lo else 1.0 if t >= hi else at[t]
-    out /= n
-    return np.log(out / (1.0 - out))
-
-
 def test_gaussian_kernel_equals_the_pairwise_reference():
     """Pairs visited once, 16-row tiles, far pairs counted: same numbers as the plain loop."""
     rng = np.random.default_rng(31)
@@ -210,18 +202,25 @@ def test_gaussian_kernel_equals_the_pairwise_reference():
                                atol=1e-12, rtol=0)
 
 
-def test_poisson_kernel_equals_the_pairwise_reference():
-    """Distinct counts evaluated once, windows by binary search: same numbers as every pair."""
+def test_poisson_kernel_equals_scipy_pair_by_pair():
+    """Distinct counts evaluated once, windows by binary search: every pair's CDF as scipy's
+    (incomplete gamma), including ties, all-zero genes and far-apart groups."""
+    from scipy.stats import poisson
+
     rng = np.random.default_rng(32)
     n = 41
     X = np.column_stack([rng.poisson(lam, n) for lam in (0.3, 4, 60, 2500)]
                         + [np.zeros(n), np.r_[np.zeros(20), np.full(n - 20, 900.0)]]).astype(float)
     mine = km.gsva_density(X, kernel="poisson")
-    np.testing.assert_allclose(mine, _reference_poisson_density(X), atol=1e-12, rtol=0)
-    from scipy.stats import poisson
-
     cdf = poisson.cdf(X[:, None, :], X[None, :, :] + 0.5).mean(axis=1)  # [j, i]: mean over k
-    np.testing.assert_allclose(mine, np.log(cdf / (1 - cdf)), atol=1e-10, rtol=0)
+    np.testing.assert_allclose(mine, np.log(cdf / (1 - cdf)), atol=1e-12, rtol=0)
+    # negative and fractional values are floored at 0 first, as GSVA's C code reads them
+    shifted = X - 0.25
+    np.testing.assert_array_equal(km.gsva_density(shifted, kernel="poisson"),
+                                  km.gsva_density(np.floor(np.clip(shifted, 0, None)),
+                                                  kernel="poisson"))
+    # integer counts are read as they are (no float copy), with the same result
+    np.testing.assert_array_equal(km.gsva_density(X.astype(np.int32), kernel="poisson"), mine)
 
 
 def test_gsva_walk_shortcut_equals_full_walk():
@@ -277,6 +276,10 @@ def test_mrnasi_is_spearman_with_weights():
     np.testing.assert_allclose(rho, expected, rtol=1e-12)
     assert index.min() == 0 and index.max() == 1
     np.testing.assert_allclose(index, (rho - rho.min()) / (rho.max() - rho.min()))
+    # a few samples at a time, on a column subset of a wider matrix: the same numbers
+    wide = np.concatenate([rng.normal(size=(9, 50)), X], axis=1)
+    rho_blocks, _ = km.mrnasi(wide, w, columns=np.arange(50, 450), block=2)
+    np.testing.assert_allclose(rho_blocks, rho, rtol=1e-14)
 
 
 def test_combined_z_of_a_plain_set_is_zmean_times_sqrt_k():
@@ -357,4 +360,8 @@ def test_poisson_kernel_matches_scipy_over_a_wide_count_range():
     X = X.astype(float)
     cdf = poisson.cdf(X[:, None, :], X[None, :, :] + 0.5).mean(axis=1)
     expected = np.log(cdf / (1 - cdf))
-    np.testing.assert_allclose(km.gsva_density(X, kernel="poisson"), expected, atol=1e-6)
+    mine = km.gsva_density(X, kernel="poisson")
+    # the starting pmf is Loader's saddle-point form (as R's dpois): up to 5e4 reads the
+    # log-odds equal scipy's to 1e-12 (the naive −λ + x·log λ − log x! was 1e-10 off there)
+    np.testing.assert_allclose(mine[:, :80], expected[:, :80], atol=1e-12, rtol=0)
+    np.testing.assert_allclose(mine[:, 80:], expected[:, 80:], atol=1e-8, rtol=0)

@@ -211,173 +211,318 @@ _GSVA_ONE_FROM = float(np.argmax(_GSVA_TABLE == 1.0))
 _GSVA_NEAR = 1e-7
 
 
-@numba.njit(cache=True, inline="always")
-def _gaussian_term(d: float, scale: float, h: float, table: np.ndarray) -> float:  # pragma: no cover
-    """Table CDF of a sample pair d = x_high − x_low ≥ 0, exactly as the reference reads it.
+#: Rows of a tile (see :func:`_gaussian_gene`) and lower samples handled per block (the table
+#: positions of one block, 8 × 512 int32, stay in L1 cache).
+_TILE = 8
+_BLOCK = 512
 
-    The reference computes v = d / h and reads ``table[int(|v| / 10 * 10000)]`` (1 above v = 10);
-    the lower sample of the pair gets 1 − that value (Φ(−v) = 1 − Φ(v), bit for bit, since
-    x_low − x_high = −(x_high − x_low) in IEEE arithmetic).
+_NUMBA = {"cache": True, "error_model": "numpy", "boundscheck": False}
+
+
+@numba.njit(**_NUMBA)
+def _table_positions(xs: np.ndarray, k0: int, k1: int, j0: int, rows: int, scale: float,
+                     pos: np.ndarray) -> int:  # pragma: no cover - compiled
+    """pos[r, q] = int((xs[j0 + r] − xs[k0 + q]) · scale), for q < k1 − k0; vectorised (SIMD).
+
+    Returns how many positions lie within :data:`_GSVA_NEAR` of an integer: only those may read
+    a different entry from the reference's ((d/h)/10)·10000 (see :func:`_gaussian_fix`).
+    Positions are capped at 10,000 (the table's last entry, 1.0; NaN too) so that no input can
+    index outside the table.
     """
-    t = d * scale
-    i = int(t)
-    r = t - i
-    if r < _GSVA_NEAR or r > 1.0 - _GSVA_NEAR:
-        v = d / h
-        if v > 10.0:
-            return 1.0
-        return table[int(abs(v) / 10.0 * 10000)]
-    return table[i]
+    near = 0
+    lower = xs[k0:k1]
+    m = k1 - k0
+    for r in range(rows):
+        xj = xs[j0 + r]
+        out = pos[r]
+        count = 0
+        for q in range(m):
+            t = (xj - lower[q]) * scale
+            t = t if t < 10000.0 else 10000.0  # NaN too
+            i = np.int32(t)
+            f = t - i
+            count += (f < _GSVA_NEAR) | (f > 1.0 - _GSVA_NEAR)
+            out[q] = i
+        near += count
+    return near
+
+
+@numba.njit(**_NUMBA)
+def _gaussian_tile(m: int, pos: np.ndarray, table: np.ndarray, lower: np.ndarray,
+                   sums: np.ndarray) -> None:  # pragma: no cover - compiled
+    """8 rows × m lower samples: row r gains Σ_q table[pos[r, q]], lower sample q gains
+    Σ_r (1 − table[pos[r, q]]) = 8 − Σ_r table[pos[r, q]] (Φ(−v) = 1 − Φ(v)). One pass over q
+    serves all 8 rows, so ``lower`` is read and written once per 8 pairs; the table reads are
+    scalar loads (LLVM does not emit vector gathers for AMD Zen, where they are slow)."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    p0, p1, p2, p3 = pos[0], pos[1], pos[2], pos[3]
+    p4, p5, p6, p7 = pos[4], pos[5], pos[6], pos[7]
+    for q in range(m):
+        c0, c1, c2, c3 = table[p0[q]], table[p1[q]], table[p2[q]], table[p3[q]]
+        c4, c5, c6, c7 = table[p4[q]], table[p5[q]], table[p6[q]], table[p7[q]]
+        s0, s1, s2, s3 = s0 + c0, s1 + c1, s2 + c2, s3 + c3
+        s4, s5, s6, s7 = s4 + c4, s5 + c5, s6 + c6, s7 + c7
+        lower[q] += 8.0 - (((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7)))
+    sums[0] += s0
+    sums[1] += s1
+    sums[2] += s2
+    sums[3] += s3
+    sums[4] += s4
+    sums[5] += s5
+    sums[6] += s6
+    sums[7] += s7
+
+
+@numba.njit(**_NUMBA)
+def _gaussian_row(m: int, pos: np.ndarray, table: np.ndarray,
+                  lower: np.ndarray) -> float:  # pragma: no cover - compiled
+    """One row × m lower samples (as :func:`_gaussian_tile`); returns the row's sum."""
+    s0 = s1 = s2 = s3 = 0.0  # four chains: the additions overlap
+    q = 0
+    while q + 4 <= m:
+        c0, c1, c2, c3 = table[pos[q]], table[pos[q + 1]], table[pos[q + 2]], table[pos[q + 3]]
+        s0, s1, s2, s3 = s0 + c0, s1 + c1, s2 + c2, s3 + c3
+        lower[q] += 1.0 - c0
+        lower[q + 1] += 1.0 - c1
+        lower[q + 2] += 1.0 - c2
+        lower[q + 3] += 1.0 - c3
+        q += 4
+    while q < m:
+        c0 = table[pos[q]]
+        s0 += c0
+        lower[q] += 1.0 - c0
+        q += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@numba.njit(**_NUMBA)
+def _gaussian_fix(xs: np.ndarray, k0: int, k1: int, j0: int, rows: int, scale: float, h: float,
+                  table: np.ndarray, acc: np.ndarray,
+                  sums: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Re-read, with the reference's own arithmetic, every pair of rows j0.. × samples k0..k1
+    whose fast position d·scale lies within :data:`_GSVA_NEAR` of an integer, and correct the
+    row sum and lower sample by the difference of the two table entries (0 almost always).
+
+    The reference computes v = d / h and reads ``table[int(|v| / 10 * 10000)]`` (1 above
+    v = 10); d·(1000/h) differs from that position by a few ulps (< 1e-11 at 10,000), so only
+    pairs this close to an integer can read another entry.
+    """
+    for r in range(rows):
+        xj = xs[j0 + r]
+        for k in range(k0, k1):
+            d = xj - xs[k]
+            t = d * scale
+            t = t if t < 10000.0 else 10000.0
+            i = np.int32(t)
+            f = t - i
+            if f < _GSVA_NEAR or f > 1.0 - _GSVA_NEAR:
+                v = d / h
+                ref = 10000 if v > 10.0 else int(abs(v) / 10.0 * 10000)
+                delta = table[ref] - table[i]
+                sums[r] += delta
+                acc[k] -= delta
+
+
+@numba.njit(**_NUMBA)
+def _gaussian_pairs(xs: np.ndarray, k0: int, k1: int, j0: int, rows: int, scale: float,
+                    h: float, table: np.ndarray, acc: np.ndarray, sums: np.ndarray,
+                    pos: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Rows j0 .. j0 + rows (1 or :data:`_TILE`) × lower samples k0 .. k1 (all below j0), in
+    blocks of :data:`_BLOCK`: row sums added to ``sums``, 1 − Φ to ``acc`` of the lower ones."""
+    for b0 in range(k0, k1, _BLOCK):
+        b1 = min(b0 + _BLOCK, k1)
+        near = _table_positions(xs, b0, b1, j0, rows, scale, pos)
+        if rows == _TILE:
+            _gaussian_tile(b1 - b0, pos, table, acc[b0:b1], sums)
+        else:
+            sums[0] += _gaussian_row(b1 - b0, pos[0], table, acc[b0:b1])
+        if near:
+            _gaussian_fix(xs, b0, b1, j0, rows, scale, h, table, acc, sums)
+
+
+@numba.njit(**_NUMBA)
+def _gaussian_gene(xs: np.ndarray, h: float, table: np.ndarray,
+                   acc: np.ndarray) -> None:  # pragma: no cover - compiled
+    """acc[j] = Σ_k table-Φ((xs[j] − xs[k]) / h) for one gene's sorted values ``xs``.
+
+    Each pair is visited once (the higher sample gets Φ(v), the lower 1 − Φ(v), bit for bit
+    as the reference's x_low − x_high = −(x_high − x_low)); pairs at least
+    :data:`_GSVA_ONE_FROM` table steps apart add exactly 1 to the higher sample and 0 to the
+    lower one, so they are counted, not read. Rows are taken 8 at a time: the rectangle of
+    lower samples inside all 8 windows goes through :func:`_gaussian_tile`, the rest row by
+    row.
+    """
+    n = len(xs)
+    scale = 1000.0 / h
+    limit = _GSVA_ONE_FROM + _GSVA_NEAR
+    los = np.empty(_TILE, np.int64)
+    sums = np.empty(_TILE)
+    pos = np.empty((_TILE, _BLOCK), np.int32)
+    lo = 0  # samples below lo are >= 8.293 SD under the current row: exactly 1
+    for j0 in range(0, n, _TILE):
+        j1 = min(j0 + _TILE, n)
+        for j in range(j0, j1):
+            while lo < j and (xs[j] - xs[lo]) * scale > limit:
+                lo += 1
+            los[j - j0] = lo
+        # rectangle: lower samples [rect_lo, j0) are in the window of every row of a full tile
+        rect_lo = min(los[j1 - 1 - j0], j0) if j1 - j0 == _TILE else j0
+        sums[:] = 0.0
+        if rect_lo < j0:
+            _gaussian_pairs(xs, rect_lo, j0, j0, _TILE, scale, h, table, acc, sums, pos)
+        for j in range(j0, j1):  # the rest of each row's window, the exact ones, self term 0.5
+            one = sums[j - j0:j - j0 + 1]
+            lo_j = los[j - j0]
+            _gaussian_pairs(xs, lo_j, rect_lo, j, 1, scale, h, table, acc, one, pos)
+            _gaussian_pairs(xs, max(j0, lo_j), j, j, 1, scale, h, table, acc, one, pos)
+            acc[j] += (float(lo_j) + table[0]) + one[0]
 
 
 @numba.njit(parallel=True, cache=True)
 def _gaussian_cdf_sums(X: np.ndarray, bw: np.ndarray, table: np.ndarray) -> np.ndarray:  # pragma: no cover
     """Σ_k table-Φ((x_j − x_k) / h) / n for every sample j and gene (column), as GSVA's C code.
 
-    Each gene's column is copied into a contiguous buffer and sorted, so every pair is visited
-    once (the higher sample gets Φ(v), the lower 1 − Φ(v)) and pairs whose table value is exactly
-    1.0 are counted, not read. Rows are taken 16 at a time so that one pass over the lower samples
-    serves 16 rows (the table entries they read stay in cache). Terms are the reference's own
-    table entries; only the order of summation differs (≤ 1e-12 on the result).
+    Genes run in parallel (numba threads); each gene's column is copied into a contiguous
+    buffer and sorted (:func:`_gaussian_gene`). Terms are the reference's own table entries;
+    only the order of summation differs (≤ 1e-12 on the result).
     """
     n, g = X.shape
     out = np.empty((n, g))
-    limit = _GSVA_ONE_FROM + _GSVA_NEAR
     for i in numba.prange(g):
-        h = bw[i]
         col = np.empty(n)
         for j in range(n):
             col[j] = X[j, i]
         order = np.argsort(col, kind="mergesort")
         xs = col[order]
         acc = np.zeros(n)  # in sorted order
-        los = np.empty(16, np.int64)
-        scale = 1000.0 / h
-        lo = 0  # samples below lo are >= 8.293 SD under the current row: exactly 1
-        for j0 in range(0, n, 16):
-            j1 = min(j0 + 16, n)
-            for j in range(j0, j1):
-                while lo < j and (xs[j] - xs[lo]) * scale > limit:
-                    lo += 1
-                los[j - j0] = lo
-            # rectangle: lower samples [rect_lo, j0) are in the window of all 16 rows
-            rect_lo = min(los[j1 - 1 - j0], j0) if j1 - j0 == 16 else j0
-            if rect_lo < j0:
-                x0, x1, x2, x3 = xs[j0], xs[j0 + 1], xs[j0 + 2], xs[j0 + 3]
-                x4, x5, x6, x7 = xs[j0 + 4], xs[j0 + 5], xs[j0 + 6], xs[j0 + 7]
-                x8, x9, x10, x11 = xs[j0 + 8], xs[j0 + 9], xs[j0 + 10], xs[j0 + 11]
-                x12, x13, x14, x15 = xs[j0 + 12], xs[j0 + 13], xs[j0 + 14], xs[j0 + 15]
-                s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-                s8 = s9 = s10 = s11 = s12 = s13 = s14 = s15 = 0.0
-                for k in range(rect_lo, j0):
-                    xk = xs[k]
-                    c0 = _gaussian_term(x0 - xk, scale, h, table)
-                    c1 = _gaussian_term(x1 - xk, scale, h, table)
-                    c2 = _gaussian_term(x2 - xk, scale, h, table)
-                    c3 = _gaussian_term(x3 - xk, scale, h, table)
-                    c4 = _gaussian_term(x4 - xk, scale, h, table)
-                    c5 = _gaussian_term(x5 - xk, scale, h, table)
-                    c6 = _gaussian_term(x6 - xk, scale, h, table)
-                    c7 = _gaussian_term(x7 - xk, scale, h, table)
-                    c8 = _gaussian_term(x8 - xk, scale, h, table)
-                    c9 = _gaussian_term(x9 - xk, scale, h, table)
-                    c10 = _gaussian_term(x10 - xk, scale, h, table)
-                    c11 = _gaussian_term(x11 - xk, scale, h, table)
-                    c12 = _gaussian_term(x12 - xk, scale, h, table)
-                    c13 = _gaussian_term(x13 - xk, scale, h, table)
-                    c14 = _gaussian_term(x14 - xk, scale, h, table)
-                    c15 = _gaussian_term(x15 - xk, scale, h, table)
-                    s0, s1, s2, s3 = s0 + c0, s1 + c1, s2 + c2, s3 + c3
-                    s4, s5, s6, s7 = s4 + c4, s5 + c5, s6 + c6, s7 + c7
-                    s8, s9, s10, s11 = s8 + c8, s9 + c9, s10 + c10, s11 + c11
-                    s12, s13, s14, s15 = s12 + c12, s13 + c13, s14 + c14, s15 + c15
-                    low_a = ((1.0 - c0) + (1.0 - c1)) + ((1.0 - c2) + (1.0 - c3))
-                    low_b = ((1.0 - c4) + (1.0 - c5)) + ((1.0 - c6) + (1.0 - c7))
-                    low_c = ((1.0 - c8) + (1.0 - c9)) + ((1.0 - c10) + (1.0 - c11))
-                    low_d = ((1.0 - c12) + (1.0 - c13)) + ((1.0 - c14) + (1.0 - c15))
-                    acc[k] += (low_a + low_b) + (low_c + low_d)
-                sums = (s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15)
-                for b in range(16):
-                    acc[j0 + b] += sums[b]
-            # the rest of each row's window, and the count of exact ones plus the self term 0.5
-            for j in range(j0, j1):
-                xj = xs[j]
-                lo_j = los[j - j0]
-                total = float(lo_j) + table[0]
-                for k in range(lo_j, rect_lo):
-                    c = _gaussian_term(xj - xs[k], scale, h, table)
-                    total += c
-                    acc[k] += 1.0 - c
-                for k in range(max(j0, lo_j), j):
-                    c = _gaussian_term(xj - xs[k], scale, h, table)
-                    total += c
-                    acc[k] += 1.0 - c
-                acc[j] += total
+        _gaussian_gene(xs, bw[i], table, acc)
         for j in range(n):
             out[order[j], i] = acc[j] / n
     return out
 
 
+#: The Poisson CDF is evaluated from the first count whose log pmf is at least this (the mass
+#: below is < 1e-20) to λ + 10√λ + 40 (above it 1 − CDF < 1e-20 by the Chernoff bound
+#: exp(−a² / (2(λ + a/3))) at a = 10√λ + 40), outside which it is 0 or 1 to double precision.
+_POISSON_LOG_FLOOR = -50.0
+
+
+@numba.njit(**_NUMBA)
+def _poisson_first_count(lam: float, lo: float) -> float:  # pragma: no cover - compiled
+    """The smallest count ≥ ``lo`` (and ≤ ⌊λ⌋) whose log pmf under Poisson(λ) is at least
+    :data:`_POISSON_LOG_FLOOR`, by bisection (the pmf rises up to the mode)."""
+    log_lam = np.log(lam)
+    if -lam + lo * log_lam - math.lgamma(lo + 1.0) >= _POISSON_LOG_FLOOR:
+        return lo
+    a, b = lo, np.floor(lam)
+    while b - a > 1.0:
+        mid = np.floor((a + b) / 2.0)
+        if -lam + mid * log_lam - math.lgamma(mid + 1.0) < _POISSON_LOG_FLOOR:
+            a = mid
+        else:
+            b = mid
+    return b
+
+
+@numba.njit(**_NUMBA)
+def _log_dpois(x: float, lam: float) -> float:  # pragma: no cover - compiled
+    """log P(Poisson(λ) = x) for an integer x ≥ 0, by Loader's saddle-point form (as R's
+    ``dpois``): −stirlerr(x) − bd0(x, λ) − ½·log(2πx) avoids the cancellation of
+    −λ + x·log λ − log x!, whose terms reach λ·log λ (1e-10 relative error at λ = 1e5)."""
+    if x < 16.0:  # the terms are small: the direct form is exact to ~1e-14
+        return -lam + x * np.log(lam) - math.lgamma(x + 1.0)
+    nn = x * x
+    # Stirling's series for log x! − (x + ½)·log x + x − ½·log(2π) (R's stirlerr, x > 15)
+    stirl = (1 / 12 - (1 / 360 - (1 / 1260 - (1 / 1680 - 1 / 1188 / nn) / nn) / nn) / nn) / x
+    if abs(x - lam) < 0.1 * (x + lam):  # bd0 = x·log(x/λ) + λ − x by its series
+        v = (x - lam) / (x + lam)
+        bd0 = (x - lam) * v
+        ej = 2.0 * x * v
+        v2 = v * v
+        for j in range(1, 1000):
+            ej *= v2
+            nxt = bd0 + ej / (2 * j + 1)
+            if nxt == bd0:
+                break
+            bd0 = nxt
+    else:
+        bd0 = x * np.log(x / lam) + lam - x
+    return -stirl - bd0 - 0.5 * np.log(2.0 * np.pi * x)
+
+
+@numba.njit(**_NUMBA)
+def _poisson_count(values: np.ndarray, lam: float, weight: float, acc: np.ndarray,
+                   ones: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Add ``weight`` · P(Poisson(λ) ≤ values[j]) to acc[j] for the sorted ``values`` inside
+    the window; from the first count at or above λ + 10√λ + 40 on, ``weight`` goes to the
+    difference array ``ones`` (CDF 1). Probabilities by p(i+1) = p(i)·λ/(i+1)."""
+    width = 10.0 * np.sqrt(lam) + 40.0
+    lo = _poisson_first_count(lam, max(0.0, np.floor(lam - width)))
+    hi = lam + width
+    p = np.exp(_log_dpois(lo, lam))
+    cdf = 0.0
+    current = lo - 1.0  # the CDF covers counts <= current
+    for jj in range(np.searchsorted(values, lo), len(values)):
+        target = values[jj]
+        if target >= hi:
+            ones[jj] += weight
+            return
+        while current < target:
+            current += 1.0
+            cdf += p
+            p *= lam / (current + 1.0)
+        acc[jj] += weight * min(cdf, 1.0)
+
+
+@numba.njit(**_NUMBA)
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct values of sorted ``values``, their multiplicities, and each value's run start."""
+    n = len(values)
+    start = np.empty(n + 1, np.int64)
+    u = 0
+    for j in range(n):
+        if j == 0 or values[j] != values[j - 1]:
+            start[u] = j
+            u += 1
+    start[u] = n
+    uniq = np.empty(u)
+    mult = np.empty(u)
+    for q in range(u):
+        uniq[q] = values[start[q]]
+        mult[q] = float(start[q + 1] - start[q])
+    return uniq, mult, start[:u + 1]
+
+
 @numba.njit(parallel=True, cache=True)
 def _poisson_cdf_sums(X: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    """Σ_k P(Poisson(x_k + 0.5) ≤ x_j) / n for every sample j and gene (column).
+    """Σ_k P(Poisson(x_k + 0.5) ≤ x_j) / n for every sample j and gene (column), x = ⌊max(X, 0)⌋.
 
-    Each gene's counts are copied into a contiguous buffer and sorted. Samples sharing a count
-    share their Poisson CDF, so each distinct count is evaluated once and weighted by its
-    multiplicity. For each one the probabilities are accumulated by the recurrence
-    p(i+1) = p(i)·λ/(i+1) over λ ± 30√λ (+ 10), visiting only the sorted counts inside that
-    window (found by binary search); below it the CDF is 0 and above it 1 to double precision
-    (the ones are added through a difference array). Exact to ~1e-12.
+    Each gene's counts are gathered into a contiguous buffer (floored there: no copy of the
+    matrix) and sorted. Samples sharing a count share both their Poisson CDF and the value it
+    is read at, so the CDF of each distinct count is evaluated once (:func:`_poisson_count`),
+    read at each distinct count inside its window, and weighted by its multiplicity. The pair
+    symmetry of the Gaussian kernel does not hold here (the CDF at x_j of Poisson(x_k) is not
+    1 minus that at x_k of Poisson(x_j)). Equal to the per-pair CDF to ~1e-12.
     """
     n, g = X.shape
     out = np.empty((n, g))
     for i in numba.prange(g):
         col = np.empty(n)
         for j in range(n):
-            col[j] = X[j, i]
+            v = X[j, i]
+            col[j] = 0.0 if v < 0 else np.floor(v)  # NaN stays NaN, as floor(clip(x, 0))
         order = np.argsort(col, kind="mergesort")
-        values = col[order]
-        acc = np.zeros(n)  # per sorted sample
-        ones = np.zeros(n + 1)  # difference array: CDF 1 from a sorted position on
-        k = 0
-        while k < n:
-            run = k + 1
-            while run < n and values[run] == values[k]:
-                run += 1
-            weight = float(run - k)
-            lam = values[k] + 0.5
-            width = 30.0 * np.sqrt(lam) + 10.0  # pmf at 30 SD (~e^-450) is still representable
-            lo = max(0.0, np.floor(lam - width))
-            hi = lam + width
-            log_lam = np.log(lam)
-            # start where P(X = lo) is representable (log pmf >= -700): the CDF below is < e^-700
-            if -lam + lo * log_lam - math.lgamma(lo + 1.0) < -700.0:
-                a, b = lo, np.floor(lam)
-                while b - a > 1.0:
-                    mid = np.floor((a + b) / 2.0)
-                    if -lam + mid * log_lam - math.lgamma(mid + 1.0) < -700.0:
-                        a = mid
-                    else:
-                        b = mid
-                lo = b
-            p = np.exp(-lam + lo * log_lam - math.lgamma(lo + 1.0))
-            cdf = 0.0
-            current = lo - 1.0  # the CDF covers counts <= current
-            for jj in range(np.searchsorted(values, lo), n):
-                target = values[jj]
-                if target >= hi:
-                    ones[jj] += weight
-                    break
-                while current < target:
-                    current += 1.0
-                    cdf += p
-                    p *= lam / (current + 1.0)
-                acc[jj] += weight * min(cdf, 1.0)
-            k = run
+        uniq, mult, start = _distinct(col[order])
+        u = len(uniq)
+        acc = np.zeros(u)  # per distinct count
+        ones = np.zeros(u + 1)  # difference array: CDF 1 from a distinct count on
+        for q in range(u):
+            _poisson_count(uniq, uniq[q] + 0.5, mult[q], acc, ones)
         running = 0.0
-        for jj in range(n):
-            running += ones[jj]
-            out[order[jj], i] = (acc[jj] + running) / n
+        for q in range(u):
+            running += ones[q]
+            for jj in range(start[q], start[q + 1]):
+                out[order[jj], i] = (acc[q] + running) / n
     return out
 
 
@@ -386,9 +531,10 @@ def gsva_density(X: np.ndarray, *, kernel: str = "gaussian", chunk: int = 256) -
 
     ``gaussian`` (log-scale data): bandwidth = SD(gene) / 4, CDF from the reference table
     (O(genes × N²) sample pairs, each visited once, compiled with numba on numba's threads);
-    ``poisson`` (counts): CDF of Poisson(x_k + 0.5) at x_j, once per distinct count. Both equal
-    the reference's per-pair loop up to the order of summation (≤ 1e-11 on the log-odds at
-    N = 2,000). Constant genes are not removed here: R GSVA removes them first
+    ``poisson`` (counts): CDF of Poisson(x_k + 0.5) at x_j, once per distinct count. The
+    Gaussian sums equal the reference's per-pair loop up to the order of summation (≤ 1e-11 on
+    the log-odds at N = 2,000); the Poisson ones equal scipy's CDF to ~1e-13 up to 5e4 reads.
+    Constant genes are not removed here: R GSVA removes them first
     (:func:`constant_genes`), which :mod:`her2atlas.scoring` does before calling this.
 
     Parameters
@@ -403,17 +549,15 @@ def gsva_density(X: np.ndarray, *, kernel: str = "gaussian", chunk: int = 256) -
     Returns
     -------
     numpy.ndarray
-        float64 samples × genes log-odds of the kernel CDF; apart from it, only the Poisson
-        kernel holds another matrix of that size (the floored counts).
+        float64 samples × genes log-odds of the kernel CDF, the only matrix of that size held
+        besides the input (columns are gathered, floored and sorted one gene per thread).
     """
     if kernel == "gaussian":
         bw = X.std(axis=0, ddof=1) / 4.0
         bw[bw == 0] = np.inf
-        out = _gaussian_cdf_sums(np.asarray(X, dtype=np.float64), bw, _GSVA_TABLE)
+        out = _gaussian_cdf_sums(np.asarray(X), bw, _GSVA_TABLE)  # float32 read as is
     elif kernel == "poisson":
-        Xc = np.floor(np.clip(X, 0, None), dtype=np.float64)
-        out = _poisson_cdf_sums(Xc)
-        del Xc
+        out = _poisson_cdf_sums(np.asarray(X))
     else:
         raise ValueError(f"unknown GSVA kernel {kernel!r}")
     # log(p / (1 - p)) in place, a block of samples at a time: no full-size temporaries
@@ -512,8 +656,21 @@ def _gsva_rows(density: np.ndarray, sets: list[np.ndarray], max_diff: bool) -> n
     return out
 
 
-def mrnasi(X: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def mrnasi(X: np.ndarray, weights: np.ndarray, *, columns: np.ndarray | None = None,
+           block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """Malta et al. stemness index: Spearman ρ of each sample with the weight vector.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        Samples × genes.
+    weights : numpy.ndarray
+        One weight per gene of ``X`` (or per entry of ``columns``).
+    columns : numpy.ndarray, optional
+        Column indices of ``X`` that the weights belong to; all columns by default.
+    block : int
+        Samples ranked at a time (each sample's ρ depends on its own row only), which bounds
+        the temporaries to ``block`` × genes instead of three matrices of the input's size.
 
     Returns
     -------
@@ -521,11 +678,15 @@ def mrnasi(X: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         The raw correlation (comparable across cohorts) and the cohort min–max scaled 0–1 index
         (as ``TCGAanalyze_Stemness`` reports it).
     """
-    rx = rankdata(X, axis=1)
     rw = rankdata(weights)
-    rx = rx - rx.mean(axis=1, keepdims=True)
     rw = rw - rw.mean()
-    rho = (rx @ rw) / (np.sqrt((rx**2).sum(axis=1)) * np.sqrt((rw**2).sum()))
+    norm_w = np.sqrt((rw**2).sum())
+    rho = np.empty(X.shape[0])
+    for start in range(0, X.shape[0], block):
+        rows = X[start:start + block]
+        rx = rankdata(rows if columns is None else rows[:, columns], axis=1)
+        rx -= rx.mean(axis=1, keepdims=True)
+        rho[start:start + block] = (rx @ rw) / (np.sqrt((rx**2).sum(axis=1)) * norm_w)
     span = rho.max() - rho.min()
     index = (rho - rho.min()) / span if span > 0 else np.zeros_like(rho)
     return rho, index

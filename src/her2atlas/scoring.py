@@ -361,8 +361,8 @@ def score_cohort_qc(
                 frames.append(_rows(sig, method, nan, used, in_set, samples))
             elif sig.weights is not None:
                 w = _present(sig, present).weights
-                score, scaled = km.mrnasi(X[:, genes.get_indexer(list(w))],
-                                          np.fromiter(w.values(), float))
+                score, scaled = km.mrnasi(X, np.fromiter(w.values(), float),
+                                          columns=genes.get_indexer(list(w)))
                 frames.append(_rows(sig, method, score, used, in_set, samples, scaled=scaled))
             else:
                 values, disp = results[method]
