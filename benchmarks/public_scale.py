@@ -153,7 +153,10 @@ def rule_table(root: Path) -> pd.DataFrame:
     rows = []
     for path in sorted((root / "logs" / "benchmarks").rglob("*.tsv")):
         rel = str(path.relative_to(root))
-        rule = next((r for r, (p, _) in patterns.items() if p.match(rel)), None)
+        # a literal file (fetch/_signatures.tsv) before a wildcard one (fetch/{cohort}.tsv)
+        rule = next((r for r, (p, _) in sorted(patterns.items(),
+                                                key=lambda kv: "[^/]+" in kv[1][0].pattern)
+                     if p.match(rel)), None)
         if rule is None:
             continue
         bench = pd.read_csv(path, sep="\t")
@@ -210,6 +213,16 @@ def totals_table(results: list[RunResult]) -> list[str]:
     return lines
 
 
+THREADS_NOTE = [
+    "Threads: the `threads` column is what each rule declares (Snakemake counts it against "
+    "`--cores`). `score` and `null` declare 1, but GSVA's kernel runs in numba on every core "
+    "of the node and ranks are sorted on 2 threads, so the CPU/wall of a large cohort's "
+    "`score` job is above 1 and two of them at once share the cores; `report` declares 2 "
+    "(figures in parallel processes). On a cluster give `score` the cores GSVA should use "
+    "(profiles/slurm sets 2) and its memory (peak MiB above). Per-rule wall times are sums "
+    "over jobs that partly ran at the same time, so they add up to more than the run's wall."]
+
+
 def section(shapes: list, results: list[RunResult], fraction: float, load: tuple[str, str],
             command: str) -> str:
     """The README's public-scale subsection (markdown between the START/END markers)."""
@@ -221,8 +234,8 @@ def section(shapes: list, results: list[RunResult], fraction: float, load: tuple
              + ("" if fraction == 1 else f" (--scale {fraction}: a fraction of every cohort's "
                 "samples; NOT the public-scale figure)")
              + f"; measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
-             f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}. Machine load "
-             f"(`uptime`) before: {load[0]}; after: {load[1]}.", ""]
+             f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}. Load averages (1/5/15 min, "
+             f"`uptime`) before: {load[0]}; after: {load[1]}.", ""]
     lines += shapes_table(shapes) + [""] + totals_table(results) + [""]
     if two is not None:
         ok_time = "met" if two.wall <= 600 else "**not met**"
@@ -230,6 +243,7 @@ def section(shapes: list, results: list[RunResult], fraction: float, load: tuple
         lines += [f"Targets (2 cores): whole analysis ≤ 10 min — {ok_time} ({two.wall / 60:.1f} "
                   f"min); ≤ 8 GiB peak — {ok_mem} ({two.peak_total_mib / 1024:.2f} GiB, all "
                   "processes).", ""]
+    lines += THREADS_NOTE + [""]
     for r in results:
         lines += rules_table(r) + [""]
     return "\n".join(lines + [END]) + "\n"
@@ -249,9 +263,14 @@ def write_readme(text: str, readme: Path = README) -> None:
     readme.write_text(doc)
 
 
+def _load() -> str:
+    """The 1/5/15-minute load averages, as `uptime` prints them."""
+    return "{:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg())
+
+
 def main(args) -> None:
     """``pipeline.py --public-scale`` (see its ``--help``)."""
-    load_before = os.popen("uptime").read().strip()
+    load_before = _load()
     tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="her2atlas-scale-"))
     tmp.mkdir(parents=True, exist_ok=True)
     try:
@@ -264,7 +283,7 @@ def main(args) -> None:
             results.append(run_workflow(tmp, cores))
             print("\n".join(totals_table(results[-1:]) + [""] + rules_table(results[-1])) + "\n",
                   flush=True)
-        load_after = os.popen("uptime").read().strip()
+        load_after = _load()
         command = "python benchmarks/pipeline.py " + " ".join(sys.argv[1:])
         text = section(shapes, results, args.scale, (load_before, load_after), command)
         print(text)
