@@ -4,8 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 CORES  ?= 2
-# pytest-xdist workers for `make test` (the two session pipeline runs go to different workers)
-TEST_WORKERS ?= 2
+# pytest-xdist workers for `make test`: one per session pipeline run (demo, real cohorts) and
+# one for the tests with runs of their own (the SLURM stand-in test mostly waits on its
+# polling), so three on two cores keep both cores busy
+TEST_WORKERS ?= 3
 
 .PHONY: setup demo test test-fast lint real clean-results chromium
 

@@ -58,7 +58,10 @@ def prepare(root: Path, fraction: float, workers: int = 2) -> list:
 
     for name in COPIED:
         src = REPO / name
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, root / name)
+        if src.is_dir():
+            shutil.copytree(src, root / name, dirs_exist_ok=True)  # --keep DIR may be reused
+        else:
+            shutil.copy2(src, root / name)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     roots = [(REPO / r).resolve() for r in config["data_roots"]]
     named = signature_genes(config, roots)

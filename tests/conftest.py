@@ -4,10 +4,10 @@ Also sorts the suite for `make test` (pytest-xdist, ``-n 2 --dist loadgroup``): 
 uses the once-per-session ``demo_run`` or ``real_run`` is marked ``pipeline`` and grouped with
 that run, and the two groups (the long poles) are scheduled first, one per worker; the unit
 tests fill in. Each run is built once for the whole session, by the first worker that needs it
-(the others wait for it under a file lock and reuse it), so a test of one group may use the
-other group's run: the SLURM stand-in test (its own run of two demo cohorts, compared with
-``demo_run``) is scheduled with ``real_run`` to balance the workers (``GROUP_OVERRIDES``).
-``make test-fast`` deselects ``pipeline``.
+(the others wait for it under a file lock and reuse it), so the tests that make a run of their
+own (the byte-identical rerun, the SLURM stand-in run) need not wait on the worker of
+``demo_run``: they run first on a third worker and ask for ``demo_run`` only to compare
+(``OWN_RUNS_FIRST``). ``make test-fast`` deselects ``pipeline``.
 """
 
 from __future__ import annotations
@@ -93,18 +93,23 @@ def _compile_numba_kernels(work: Path) -> None:
         gsva_density(X, kernel="poisson")
 
 
-def _build_demo_run(work: Path) -> None:
+def retitle_demo_b(work: Path) -> None:
+    """Give demo cohort B the title with markup of ``demo_run`` (in a copy of the workflow)."""
     import yaml
 
+    manifest = work / "workflow/cohorts/demo_neoadjuvant_b.yaml"
+    doc = yaml.safe_load(manifest.read_text())
+    doc["title"] = DEMO_TITLE  # data-borne strings must be escaped in the report
+    manifest.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def _build_demo_run(work: Path) -> None:
     from her2atlas.demo import write_demo
 
     from pipeline_helpers import make_workdir, snakemake
 
     make_workdir(work)
-    manifest = work / "workflow/cohorts/demo_neoadjuvant_b.yaml"
-    doc = yaml.safe_load(manifest.read_text())
-    doc["title"] = DEMO_TITLE  # data-borne strings must be escaped in the report
-    manifest.write_text(yaml.safe_dump(doc, sort_keys=False))
+    retitle_demo_b(work)
     write_demo(work / "data/demo")
     snakemake(work, "--configfile", "demo/config.yaml")
 
@@ -138,11 +143,12 @@ SESSION_RUNS = ("demo_run", "real_run")
 # tests that run Snakemake in their own scratch copy without a session run (pipeline_helpers
 # refuses to run Snakemake from a test that is not marked, so a missing entry shows at once)
 OWN_RUNS = {"test_overlap.py::test_a_copy_of_a_cohort_under_another_id_stops_the_run"}
-# tests scheduled with another session run's group than the one they use, to balance the two
-# workers (both runs are shared between workers, see _shared_run)
-GROUP_OVERRIDES = {
-    "test_slurm_profile.py::test_demo_cohorts_through_the_slurm_executor_equal_a_local_run":
-        "real_run",
+# tests with a Snakemake run of their own that ask for ``demo_run`` only after it, to compare:
+# scheduled first after the two session groups, so that on a free worker their runs go on while
+# the session runs are built
+OWN_RUNS_FIRST = {
+    "test_slurm_profile.py::test_demo_cohorts_through_the_slurm_executor_equal_a_local_run",
+    "test_pipeline_demo.py::test_two_demo_runs_give_byte_identical_tsvs",
 }
 
 
@@ -160,12 +166,11 @@ def pytest_collection_modifyitems(config, items):
         name = item.nodeid.split("/")[-1]
         if runs or name in OWN_RUNS:
             item.add_marker(pytest.mark.pipeline)
-        if name in GROUP_OVERRIDES:
-            runs = [GROUP_OVERRIDES[name]]
         if runs:
             item.add_marker(pytest.mark.xdist_group(runs[0]))
             groups[item.nodeid] = runs[0]
-        rank[item] = SESSION_RUNS.index(runs[0]) if runs else len(SESSION_RUNS)
+        rank[item] = (SESSION_RUNS.index(runs[0]) if runs else
+                      len(SESSION_RUNS) + (name not in OWN_RUNS_FIRST))
     items.sort(key=rank.__getitem__)  # stable: file order within each rank
     path = os.environ.get(GROUPS_ENV)
     if path and hasattr(config, "workerinput"):  # an xdist worker: every worker writes the same

@@ -94,3 +94,51 @@ def test_stand_in_is_seeded_by_the_cohort_id(tmp_path):
                         index_col=0) for d in ("a", "b")]
     assert read[0].shape == (50, 22)
     assert np.array_equal(read[0].to_numpy(), read[1].to_numpy())
+
+
+def _public_scale():
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        return importlib.import_module("public_scale")
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+
+
+def test_rule_table_maps_benchmark_files_to_rules_literal_files_first(tmp_path):
+    ps = _public_scale()
+    import shutil
+
+    shutil.copytree(REPO / "workflow/rules", tmp_path / "workflow/rules")
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    files = {"fetch/_signatures.tsv": (1.0, 10, 0.5), "fetch/c1.tsv": (2.0, 20, 1.0),
+             "fetch/c2.tsv": (3.0, 30, 1.5), "genes/pooled.tsv": (4.0, 40, 3.0),
+             "genes/c1.tsv": (5.0, 50, 4.0), "score/c1.tsv": (6.0, 60, 9.0)}
+    for rel, (wall, rss, cpu) in files.items():
+        path = tmp_path / "logs/benchmarks" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(header + f"{wall}\t0:00:0{int(wall)}\t{rss}\t0\t0\t0\t0\t0\t0\t{cpu}\n")
+    table = ps.rule_table(tmp_path)
+    assert table.loc["fetch_signatures", "jobs"] == 1
+    assert (table.loc["fetch", "jobs"], table.loc["fetch", "wall"]) == (2, 5.0)
+    assert (table.loc["fetch", "longest"], table.loc["fetch", "longest_job"]) == (3.0, "c2")
+    assert (table.loc["genes", "jobs"], table.loc["genes_cohort", "jobs"]) == (1, 1)
+    assert (table.loc["score", "cpu"], table.loc["score", "peak"]) == (9.0, 60)
+    assert "report" not in table.index  # no benchmark file, no row
+    patterns = ps.rule_patterns(tmp_path / "workflow/rules")
+    assert (patterns["score"][1], patterns["report"][1]) == (1, 2)  # the declared threads
+
+
+def test_write_readme_replaces_only_its_section(tmp_path):
+    ps = _public_scale()
+    readme = tmp_path / "README.md"
+    readme.write_text("# B\n\n## `scoring.py` — x\n\nscoring text\n\n## `pipeline.py` — y\n\n"
+                      "pipeline text\n\n## `calibration.py` — z\n\ncalibration text\n")
+    ps.write_readme(f"{ps.START}\nfirst\n{ps.END}\n", readme)
+    ps.write_readme(f"{ps.START}\nsecond\n{ps.END}\n", readme)
+    text = readme.read_text()
+    assert text == ("# B\n\n## `scoring.py` — x\n\nscoring text\n\n## `pipeline.py` — y\n\n"
+                    f"pipeline text\n\n{ps.START}\nsecond\n{ps.END}\n\n"
+                    "## `calibration.py` — z\n\ncalibration text\n")
