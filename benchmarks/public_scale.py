@@ -233,6 +233,15 @@ def section(shapes: list, results: list[RunResult], fraction: float, load: tuple
     two = next((r for r in results if r.cores == 2), None)
     lines = [START, "### Public scale: the default analysis on synthetic stand-ins", "",
              "```", command, "```", "",
+             "Every cohort of config.yaml gets a SYNTHETIC `files` stand-in with its shape "
+             "(`her2atlas.scale`: samples and HER2+ share from the manifest's `expected:`, genes "
+             "from its platform, units, endpoints and design; noise data, so only the timings "
+             "mean anything), and the whole default workflow runs from scratch on each core "
+             "count: all scoring methods, the 1,000-set null, every model, genes, meta-analysis "
+             "and report, with the real signature catalogue read from config.yaml's data roots. "
+             "Whole-run CPU is RUSAGE_CHILDREN of a launcher; peak memory is the largest single "
+             "process and the sum over all processes of the run (sampled every 0.5 s); per-rule "
+             "figures come from the rules' `benchmark:` files (logs/benchmarks/).", "",
              f"{len(shapes)} cohorts, {total:,} samples"
              + ("" if fraction == 1 else f" (--scale {fraction}: a fraction of every cohort's "
                 "samples; NOT the public-scale figure)")
