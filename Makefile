@@ -8,6 +8,8 @@ CORES  ?= 2
 # one for the tests with runs of their own (the SLURM stand-in test mostly waits on its
 # polling), so three on two cores keep both cores busy
 TEST_WORKERS ?= 3
+# pytest-xdist workers for `make test-fast` (unit tests only: about 65 s of CPU in all)
+FAST_WORKERS ?= 2
 
 .PHONY: setup demo test test-fast lint real clean-results chromium
 
@@ -31,9 +33,9 @@ demo: setup
 test: setup chromium
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
-## The unit tests only (no Snakemake runs, no browser): the edit-test loop
+## The unit tests only (no Snakemake runs, no browser): the edit-test loop, on two workers
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not pipeline"
+	$(BIN)/python -m pytest -q -n $(FAST_WORKERS) -m "not pipeline"
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
