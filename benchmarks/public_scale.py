@@ -302,6 +302,8 @@ def main(args) -> None:
         if args.write_readme:
             write_readme(text)
             print(f"written to {README}")
-    finally:
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        print(f"stopped; the scratch folder {tmp} is kept for its logs", file=sys.stderr)
+        raise
+    if not args.keep:
+        shutil.rmtree(tmp, ignore_errors=True)
