@@ -1,6 +1,6 @@
 """Shared test fixtures: repository paths and the offline mirror in ../shared/data.
 
-Also sorts the suite for `make test` (pytest-xdist, ``-n 2 --dist loadgroup``): every test that
+Also sorts the suite for `make test` (pytest-xdist, ``-n 3 --dist loadgroup``): every test that
 uses the once-per-session ``demo_run`` or ``real_run`` is marked ``pipeline`` and grouped with
 that run, and the two groups (the long poles) are scheduled first, one per worker; the unit
 tests fill in. Each run is built once for the whole session, by the first worker that needs it
@@ -76,9 +76,9 @@ def _shared_run(tmp_path_factory, name: str, build) -> Path:
 def _compile_numba_kernels(work: Path) -> None:
     """Compile GSVA's numba kernels into their on-disk cache (``cache=True``) once.
 
-    On a fresh clone every Snakemake job that scores with GSVA would otherwise compile them
-    itself (about 14 s of CPU each) until one of them has written the cache, several at a time
-    on two workers.
+    On a fresh clone every test process and Snakemake job that scores with GSVA would otherwise
+    compile them itself (about 6 s of CPU per array layout, 29 s for the five below) until one
+    of them has written the cache, several at a time.
     """
     import numpy as np
 
