@@ -4,8 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 CORES  ?= 2
-# pytest-xdist workers for `make test` (the two session pipeline runs go to different workers)
-TEST_WORKERS ?= 2
+# pytest-xdist workers for `make test`: one per session pipeline run (demo, real cohorts) and
+# one for the tests with runs of their own (the SLURM stand-in test mostly waits on its
+# polling), so three on two cores keep both cores busy
+TEST_WORKERS ?= 3
+# pytest-xdist workers for `make test-fast` (unit tests only: about 65 s of CPU in all)
+FAST_WORKERS ?= 2
 
 .PHONY: setup demo test test-fast lint real clean-results chromium
 
@@ -30,9 +34,9 @@ demo: setup
 test: setup chromium
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
-## The unit tests only (no Snakemake runs, no browser): the edit-test loop
+## The unit tests only (no Snakemake runs, no browser): the edit-test loop, on two workers
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not pipeline"
+	$(BIN)/python -m pytest -q -n $(FAST_WORKERS) -m "not pipeline"
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \

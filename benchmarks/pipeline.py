@@ -5,6 +5,9 @@ Usage::
     python benchmarks/pipeline.py                       # the full grid (takes a while)
     python benchmarks/pipeline.py --cohorts 1 5 --sizes 100 1000
     python benchmarks/pipeline.py --real                # also the offline real run (../shared)
+    python benchmarks/pipeline.py --public-scale --write-readme   # the default analysis at
+                                                        # its real size on 2 and 1 cores
+    python benchmarks/pipeline.py --public-scale --scale 0.05 --cores-list 2   # a smoke run
 
 Each configuration runs the Snakemake workflow from scratch in a scratch folder with the
 synthetic demo signature set; then one more cohort is added and the rerun is timed (it should
@@ -134,7 +137,25 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000])
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--real", action="store_true", help="also time the offline real run")
+    parser.add_argument("--public-scale", action="store_true",
+                        help="time the default analysis on synthetic stand-ins with the real "
+                        "shapes of config.yaml's cohorts (benchmarks/public_scale.py)")
+    parser.add_argument("--scale", type=float, default=1.0, metavar="FRACTION",
+                        help="with --public-scale: this fraction of every cohort's samples "
+                        "(e.g. 0.05 for a smoke run; genes stay at full size)")
+    parser.add_argument("--cores-list", type=int, nargs="+", default=[2, 1],
+                        help="with --public-scale: one from-scratch run per core count")
+    parser.add_argument("--write-readme", action="store_true",
+                        help="with --public-scale: write the table into benchmarks/README.md")
+    parser.add_argument("--keep", metavar="DIR",
+                        help="with --public-scale: work in DIR and keep it (default: a "
+                        "temporary folder, removed afterwards)")
     args = parser.parse_args()
+    if args.public_scale:
+        import public_scale
+
+        public_scale.main(args)
+        return
     print(f"cores = {args.cores}; synthetic cohorts of 1,568 genes; times in seconds\n")
     print("| cohorts | samples each | wall s | CPU s | peak MiB | rerun after adding one |")
     print("|---|---|---|---|---|---|")

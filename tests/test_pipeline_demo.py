@@ -32,7 +32,7 @@ from her2atlas.demo import (
 )
 from her2atlas.scoring import SCORE_COLUMNS
 
-from conftest import REPO
+from conftest import REPO, retitle_demo_b
 from pipeline_helpers import make_workdir, planned_jobs, snakemake, write_config
 
 pipeline = pytest.mark.pipeline
@@ -362,16 +362,17 @@ def test_every_report_table_has_its_tsv(demo_run):
 
 
 @pipeline
-def test_two_demo_runs_give_byte_identical_tsvs(demo_run, tmp_path):
-    """Determinism: a second, independent run of the demo writes the same bytes."""
-    import shutil
+def test_two_demo_runs_give_byte_identical_tsvs(request, tmp_path):
+    """Determinism: a second, independent run of the demo writes the same bytes.
 
+    ``demo_run`` is asked for after this run, so both runs can go on at once (conftest.py).
+    """
     (tmp_path / "again").mkdir()
     work = make_workdir(tmp_path / "again")
-    shutil.copy2(demo_run / "workflow/cohorts/demo_neoadjuvant_b.yaml",
-                 work / "workflow/cohorts/demo_neoadjuvant_b.yaml")
+    retitle_demo_b(work)  # the same manifests as demo_run's
     write_demo(work / "data/demo")
     snakemake(work, "--configfile", "demo/config.yaml")
+    demo_run = request.getfixturevalue("demo_run")
     first = sorted(p.relative_to(demo_run) for p in (demo_run / "results").rglob("*.tsv"))
     second = sorted(p.relative_to(work) for p in (work / "results").rglob("*.tsv"))
     assert first == second and len(first) > 30

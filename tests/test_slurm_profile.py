@@ -14,7 +14,7 @@ import yaml
 
 from her2atlas.demo import write_demo
 
-from conftest import REPO
+from conftest import REPO, retitle_demo_b
 from pipeline_helpers import make_workdir, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.pipeline
@@ -56,15 +56,12 @@ def _tsvs(root: Path, cohorts: list[str]) -> dict[str, bytes]:
     return out
 
 
-def test_demo_cohorts_through_the_slurm_executor_equal_a_local_run(demo_run, tmp_path,
+def test_demo_cohorts_through_the_slurm_executor_equal_a_local_run(request, tmp_path,
                                                                     monkeypatch):
-    import shutil
-
     (tmp_path / "slurm").mkdir()
     work = make_workdir(tmp_path / "slurm")
     # same cohort-B title as the local run, so every output is comparable byte for byte
-    shutil.copy2(demo_run / "workflow/cohorts/demo_neoadjuvant_b.yaml",
-                 work / "workflow/cohorts/demo_neoadjuvant_b.yaml")
+    retitle_demo_b(work)
     write_demo(work / "data/demo")
     write_config(work, "two_cohorts.yaml", {"cohorts": COHORTS})
     bin_dir = tmp_path / "bin"
@@ -75,6 +72,7 @@ def test_demo_cohorts_through_the_slurm_executor_equal_a_local_run(demo_run, tmp
     result = snakemake(work, "--profile", "profiles/slurm", "--configfile", "demo/config.yaml",
                        "two_cohorts.yaml", "--jobs", "4", "--slurm-init-seconds-before-status-checks", "1",
                        "--latency-wait", "5")
+    demo_run = request.getfixturevalue("demo_run")  # after this run: see conftest.py
     planned = planned_jobs(result.stdout + result.stderr)
     submitted = Counter(_submitted_rule(json.loads(line)["args"])
                         for line in (state / "sbatch.log").read_text().splitlines())
