@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -103,3 +104,94 @@ def test_soft_platform_parser_on_real_gpl96():
     assert mapping["205207_at"] == "IL6" and mapping["208991_at"] == "STAT3"
     assert mapping["205225_at"] == "ESR1"
     assert (table["Gene Symbol"].str.contains("///")).sum() == 862
+
+
+def _string_path(path, **kwargs):
+    """The reference: every cell read as a string and converted with pd.to_numeric."""
+    options = {k: kwargs.pop(k, None) for k in ("delimiter", "sheet")}
+    options["decimal"] = kwargs.pop("decimal", ".")
+    return expression._read_via_strings(Path(path), options=options, **kwargs)
+
+
+def _write_random(path, *, sep=",", decimal=".", gz=False, transpose=False):
+    """A matrix of full-precision random values with NA spellings, in the given dialect."""
+    rng = np.random.default_rng(7)
+    cells = [[repr(float(v)) for v in row] for row in rng.normal(6, 3, size=(40, 6))]
+    cells[0][1], cells[3][2], cells[5][0], cells[9][5] = "NA", "", "NaN", "nan"
+    cells[11][3] = f"{rng.normal():.6e}"
+    if decimal == ",":
+        cells = [[c.replace(".", ",") for c in row] for row in cells]
+    rows = [["gene", *[f"S{j}" for j in range(6)]]] + [[f"G{i}", *row] for i, row in
+                                                       enumerate(cells)]
+    if transpose:
+        rows = [list(col) for col in zip(*rows, strict=True)]
+        rows[0][0] = "sample"
+    text = "\n".join(sep.join(r) for r in rows) + "\n"
+    opener = gzip.open if gz else open
+    with opener(path, "wt") as handle:
+        handle.write(text)
+
+
+@pytest.mark.parametrize("name, dialect, orientation", [
+    ("plain.csv", {}, "genes_by_samples"),
+    ("semi.csv", {"sep": ";", "decimal": ","}, "genes_by_samples"),
+    ("tab.tsv.gz", {"sep": "\t", "gz": True}, "genes_by_samples"),
+    ("wide.tsv.gz", {"sep": "\t", "gz": True, "transpose": True}, "samples_by_genes"),
+    ("semi_wide.txt", {"sep": ";", "decimal": ",", "transpose": True}, "samples_by_genes"),
+])
+def test_numeric_fast_path_equals_string_path(tmp_path, name, dialect, orientation):
+    path = tmp_path / name
+    _write_random(path, **dialect)
+    key = "sample" if orientation == "samples_by_genes" else "gene"
+    decimal = dialect.get("decimal", ".")
+    fast = expression._read_numeric(path, orientation=orientation, gene_column=key,
+                                    drop_columns=None, delimiter=None, decimal=decimal)
+    assert fast is not None  # the fast path did read it
+    slow = _string_path(path, orientation=orientation, gene_column=key, drop_columns=None,
+                        decimal=decimal)
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert (fast.dtypes == np.float64).all() and fast.shape == (40, 6)
+    assert fast.isna().to_numpy().sum() == 4  # the four NA spellings, nothing else
+    via_api = expression.read_matrix(path, orientation=orientation, gene_column=key,
+                                     decimal=decimal)
+    pd.testing.assert_frame_equal(via_api, slow, check_exact=True)
+
+
+def test_fast_path_keeps_na_gene_ids_and_drops_annotation_columns(tmp_path):
+    path = tmp_path / "annot.tsv"
+    path.write_text("gene\tdesc\tS1\tS2\nNA\tnot applicable\t1,25\tNA\nIL6\tx\t2,5\t3\n")
+    with pytest.raises(Her2AtlasError, match="non-numeric expression value 'not applicable'"):
+        expression.read_matrix(path, orientation="genes_by_samples", gene_column="gene")
+    fast = expression._read_numeric(path, orientation="genes_by_samples", gene_column="gene",
+                                    drop_columns=["desc"], delimiter=None, decimal=",")
+    assert fast is not None and list(fast.index) == ["NA", "IL6"]
+    assert fast.loc["IL6", "S1"] == 2.5 and np.isnan(fast.loc["NA", "S2"])
+    slow = _string_path(path, orientation="genes_by_samples", gene_column="gene",
+                        drop_columns=["desc"], decimal=",")
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    # a '.' in a file declared decimal ',' stops the fast path; the string path still reads it
+    path.write_text(path.read_text().replace("1,25", "1.25"))
+    assert expression._read_numeric(path, orientation="genes_by_samples", gene_column="gene",
+                                    drop_columns=["desc"], delimiter=None, decimal=",") is None
+    mixed = expression.read_matrix(path, orientation="genes_by_samples", gene_column="gene",
+                                   drop_columns=["desc"], decimal=",")
+    assert mixed.loc["NA", "S1"] == 1.25 and mixed.loc["IL6", "S1"] == 2.5
+
+
+def test_missing_gene_column_lists_all_columns_or_the_first_and_nearest(tmp_path):
+    small = tmp_path / "small.csv"
+    small.write_text("Gene_Symbol,S1,S2\nIL6,1,2\n")
+    with pytest.raises(Her2AtlasError) as info:
+        expression.read_matrix(small, orientation="genes_by_samples", gene_column="gene_symbol")
+    assert info.value.field == "expression.gene_column"
+    assert info.value.fix.endswith("did you mean 'Gene_Symbol'? columns are: 'Gene_Symbol', "
+                                   "'S1', 'S2'")
+    wide = tmp_path / "wide.tsv"
+    genes = [f"GENE{i}" for i in range(3000)]
+    wide.write_text("sample_id\t" + "\t".join(genes) + "\nS1\t" + "\t".join(["1"] * 3000) + "\n")
+    with pytest.raises(Her2AtlasError) as info:
+        expression.read_matrix(wide, orientation="samples_by_genes", gene_column="sampleid")
+    fix = info.value.fix
+    assert "did you mean 'sample_id'?" in fix
+    assert "the file has 3001 columns" in fix
+    assert "'GENE8'" in fix and "'GENE9'" not in fix  # the first ten: sample_id, GENE0..GENE8

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import Her2AtlasError, did_you_mean
+from .errors import Her2AtlasError, did_you_mean, one_of
 
 #: Units a manifest may declare, and how each becomes log2 (recorded in provenance).
 UNIT_RULES = {
@@ -24,10 +24,20 @@ def normalise_symbols(symbols) -> pd.Index:
     return pd.Index([str(s).strip().upper() for s in symbols])
 
 
+#: Cells read as missing values (the string path replaces exactly these).
+NA_SPELLINGS = ("", "NA", "NaN", "nan")
+#: Up to this many columns, a missing gene_column's error lists every column.
+LIST_ALL_COLUMNS = 50
+
+
 def read_matrix(path: str | Path, *, orientation: str, gene_column: str | None,
                 drop_columns: list[str] | None = None, delimiter: str | None = None,
                 decimal: str = ".", sheet: str | int | None = None) -> pd.DataFrame:
     """Read one expression file as a genes × samples float DataFrame.
+
+    Delimited text is parsed straight to float64 (pandas C engine); only when that fails (a
+    non-numeric cell) is the file read again as strings, to name the bad cells. ``.xlsx``
+    is always read as strings.
 
     Parameters
     ----------
@@ -46,34 +56,90 @@ def read_matrix(path: str | Path, *, orientation: str, gene_column: str | None,
     pandas.DataFrame
         Index = raw gene symbols, columns = sample ids, float64 values.
     """
-    from .tables import read_strings
+    from .tables import is_excel
 
     path = Path(path)
     options = {"delimiter": delimiter, "decimal": decimal, "sheet": sheet}
+    _check_header(path, options)
+    if not is_excel(path):
+        fast = _read_numeric(path, orientation=orientation, gene_column=gene_column,
+                             drop_columns=drop_columns, delimiter=delimiter, decimal=decimal)
+        if fast is not None:
+            return fast
+    return _read_via_strings(path, orientation=orientation, gene_column=gene_column,
+                             drop_columns=drop_columns, options=options)
+
+
+def _check_header(path: Path, options: dict) -> None:
+    """Refuse a repeated header name (pandas would silently rename it to 'name.1')."""
+    from .tables import read_strings
+
     header = read_strings(path, header=False, nrows=1, **options).iloc[0].tolist()
     seen: set[str] = set()
-    for name in header:  # pandas would silently rename a repeated column to 'name.1'
+    for name in header:
         if name in seen:
             raise Her2AtlasError(
                 f"column {name!r} occurs twice in the header", file=str(path),
                 field="expression columns",
                 fix="remove the duplicated sample (or gene) column from the file")
         seen.add(name)
+
+
+def _read_numeric(path: Path, *, orientation: str, gene_column: str | None,
+                  drop_columns: list[str] | None, delimiter: str | None,
+                  decimal: str) -> pd.DataFrame | None:
+    """Parse a delimited file straight to float64; None when a cell is not a number.
+
+    Gives the same index, columns, values and NaN cells as :func:`_read_via_strings`
+    without one Python string per cell (a SCAN-B-sized file holds 100 million cells).
+    """
+    from .tables import sniff_delimiter
+
+    sep = delimiter or sniff_delimiter(path)
+    columns = list(pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, nrows=0).columns)
+    dropped = set(drop_columns or [])
+    kept = [c for c in columns if c not in dropped]
+    key = gene_column or kept[0]
+    if key not in kept:
+        return None  # the string path raises the error listing the columns
+    values = [c for c in kept if c != key]
+    try:
+        frame = pd.read_csv(
+            path, sep=sep, usecols=kept if dropped else None, index_col=key, decimal=decimal,
+            dtype={key: str, **dict.fromkeys(values, np.float64)}, keep_default_na=False,
+            # the id column keeps 'NA' as text, as the string path does
+            # default float parser: the same as pd.to_numeric of the string path, bit for bit
+            na_values={c: list(NA_SPELLINGS) for c in values})
+    except ValueError:  # a non-numeric cell: the string path names it
+        return None
+    if orientation == "samples_by_genes":
+        frame = frame.T
+    return _finish(frame)
+
+
+def _finish(frame: pd.DataFrame) -> pd.DataFrame:
+    frame.index.name = None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _read_via_strings(path: Path, *, orientation: str, gene_column: str | None,
+                      drop_columns: list[str] | None, options: dict) -> pd.DataFrame:
+    """Read every cell as a string, then convert; names the file, gene and sample of bad cells."""
+    from .tables import read_strings
+
     frame = read_strings(path, **options)
     frame = frame.drop(columns=[c for c in (drop_columns or []) if c in frame.columns])
     key = gene_column or frame.columns[0]
     if key not in frame.columns:
         raise Her2AtlasError(
-            f"column {key!r} not found (columns start {list(frame.columns[:5])})",
-            file=str(path),
-            field="expression.gene_column",
+            f"column {key!r} not found", file=str(path), field="expression.gene_column",
             fix="set gene_column to the column that holds gene symbols / sample ids; "
-            + did_you_mean(key, frame.columns),
-        )
+            + _columns_hint(key, frame.columns))
     frame = frame.set_index(key)
     if orientation == "samples_by_genes":
         frame = frame.T
-    values = frame.replace({"": np.nan, "NA": np.nan, "NaN": np.nan, "nan": np.nan})
+    values = frame.replace(dict.fromkeys(NA_SPELLINGS, np.nan))
     numeric = values.apply(pd.to_numeric, errors="coerce")
     bad = numeric.isna() & values.notna()
     if bad.to_numpy().any():
@@ -86,9 +152,17 @@ def read_matrix(path: str | Path, *, orientation: str, gene_column: str | None,
             field="expression",
             fix="remove annotation columns or rows, or declare the right orientation/gene_column",
         )
-    numeric.index.name = None
-    numeric.columns = [str(c).strip() for c in numeric.columns]
-    return numeric
+    return _finish(numeric)
+
+
+def _columns_hint(key: str, columns) -> str:
+    """Nearest columns, then every column; with thousands (gene or sample ids) the first few."""
+    columns = [str(c) for c in columns]
+    if len(columns) <= LIST_ALL_COLUMNS:
+        return f"{did_you_mean(key, columns)}columns are: {one_of(columns)}"
+    return (f"{did_you_mean(key, columns)}the file has {len(columns)} columns, the first "
+            f"{LIST_ALL_COLUMNS // 5}: {one_of(columns[:LIST_ALL_COLUMNS // 5])}; all of them "
+            "are in its header line (e.g. `zcat -f FILE | head -1`)")
 
 
 def collapse_duplicates(frame: pd.DataFrame, rule: str, *,
