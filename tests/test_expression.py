@@ -195,3 +195,18 @@ def test_missing_gene_column_lists_all_columns_or_the_first_and_nearest(tmp_path
     assert "did you mean 'sample_id'?" in fix
     assert "the file has 3001 columns" in fix
     assert "'GENE8'" in fix and "'GENE9'" not in fix  # the first ten: sample_id, GENE0..GENE8
+
+
+def test_to_log2_in_place_arithmetic_is_exact_and_leaves_the_input_alone():
+    rng = np.random.default_rng(3)
+    counts = pd.DataFrame(rng.integers(0, 5000, size=(50, 4)).astype(float), columns=list("ABCD"))
+    counts.iloc[2, 1] = np.nan
+    before = counts.copy()
+    out = expression.to_log2(counts, "counts")
+    raw = before.to_numpy()
+    expected = np.log2(raw / np.nansum(raw, axis=0) * 1e6 + 1.0)  # the formula, unfused
+    np.testing.assert_array_equal(out.to_numpy(), expected)
+    pd.testing.assert_frame_equal(counts, before)  # kept as the raw-counts companion
+    tpm = expression.to_log2(counts, "tpm")
+    np.testing.assert_array_equal(tpm.to_numpy(), np.log2(raw + 1.0))
+    pd.testing.assert_frame_equal(counts, before)

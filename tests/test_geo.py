@@ -64,6 +64,10 @@ def test_log_detection_follows_geo2r(tmp_path):
     assert "log2 applied" in note and logged.max().max() < 20
     again, note2 = geo.log2_if_needed(logged)
     assert "already" in note2 and again.equals(logged)
+    data.iloc[0, 0], data.iloc[1, 1] = 0.0, -3.0  # values <= 0 become missing, as with .where
+    logged, _ = geo.log2_if_needed(data)
+    pd.testing.assert_frame_equal(logged, np.log2(data.where(data > 0)), check_exact=True)
+    assert logged.isna().to_numpy().sum() == data.isna().to_numpy().sum() + 2
 
 
 @needs_shared

@@ -97,9 +97,15 @@ def load_geo_expression(manifest: dict, raw_dir: Path, manifest_file: str
     steps["probe_collapse"] = {**summary, "multi_gene_probes":
                                geo_spec.get("multi_gene_probes", "drop")}
     all_na = genes.isna().all(axis=1)
-    genes = genes[~all_na]
+    genes = _drop_rows(genes, all_na)
     steps["all_na_genes_dropped"] = int(all_na.sum())
     return genes, steps, samples
+
+
+def _drop_rows(frame: pd.DataFrame, drop) -> pd.DataFrame:
+    """``frame`` without the rows flagged in ``drop``; no copy when none is flagged."""
+    drop = np.asarray(drop, dtype=bool)
+    return frame[~drop] if drop.any() else frame
 
 
 def load_expression(spec: dict, raw_dir: Path, manifest_file: str) -> tuple[pd.DataFrame, dict]:
@@ -152,11 +158,11 @@ def load_expression(spec: dict, raw_dir: Path, manifest_file: str) -> tuple[pd.D
         combined = frames[0]
 
     all_na = combined.isna().all(axis=1)
-    combined = combined[~all_na]
+    combined = _drop_rows(combined, all_na)
     steps["all_na_genes_dropped"] = int(all_na.sum())
     combined.index = expression.normalise_symbols(combined.index)
     empty = combined.index.isin(["", "NAN", "NONE", "---"])
-    combined = combined[~empty]
+    combined = _drop_rows(combined, empty)
     steps["symbol_normalisation"] = "strip whitespace, upper-case"
 
     psc = spec.get("probe_sum_correction")
@@ -628,8 +634,9 @@ def build_cohort(
             on_mismatch=on_count_mismatch, section="expected_clinical")
     keep = apply_sample_filter(obs, manifest.get("sample_filter"), manifest_file)
     obs = obs[keep]
-    matrix = matrix.loc[:, keep.to_numpy()]
-    if raw_counts is not None:
+    if not keep.all():  # column selection copies the whole matrix, even when all are kept
+        matrix = matrix.loc[:, keep.to_numpy()]
+    if raw_counts is not None and not keep.all():
         raw_counts = raw_counts.loc[:, keep.to_numpy()]
     matrix, obs, raw_counts, replicates, notes = collapse_replicates(
         matrix, obs, manifest.get("replicates"), manifest_file=manifest_file, counts=raw_counts)

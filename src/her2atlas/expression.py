@@ -240,9 +240,14 @@ def to_log2(frame: pd.DataFrame, units: str, *, file: str = "") -> pd.DataFrame:
                 bad = frame.columns[library <= 0][0]
                 raise Her2AtlasError(f"sample {bad!r} has a library size of 0", file=file,
                                      fix="remove empty samples")
-            values = np.log2(values / library * 1e6 + 1.0)
+            # in place on one new array: no full-size temporaries (values may be a view of
+            # ``frame``, which the caller keeps as the raw counts)
+            values = values / library
+            values *= 1e6
+            values += 1.0
         else:
-            values = np.log2(values + 1.0)
+            values = values + 1.0
+        np.log2(values, out=values)
     elif np.nanmax(values) > 100:
         raise Her2AtlasError(
             f"data declared as {units} have values up to {np.nanmax(values):.0f}: they look unlogged",

@@ -188,9 +188,12 @@ def needs_log2(values: np.ndarray) -> bool:
 def log2_if_needed(data: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """Apply GEO2R's rule: log2 (values ≤ 0 → missing) when :func:`needs_log2`; say what was done."""
     if needs_log2(data.to_numpy(dtype=float)):
-        clean = data.where(data > 0)
-        return np.log2(clean), ("values looked unlogged (GEO2R quantile rule): log2 applied, "
-                                "values <= 0 set missing")
+        # one new array, set to NaN and logged in place (data.where + np.log2 made two)
+        values = data.to_numpy(dtype=float, copy=True)
+        values[~(values > 0)] = np.nan
+        np.log2(values, out=values)
+        note = "values looked unlogged (GEO2R quantile rule): log2 applied, values <= 0 set missing"
+        return pd.DataFrame(values, index=data.index, columns=data.columns), note
     return data, "values already log-scale (GEO2R quantile rule)"
 
 
@@ -205,7 +208,7 @@ def probes_to_genes(data: pd.DataFrame, mapping: pd.Series, *, rule: str = "high
 
     mapped = mapping.reindex(data.index)
     keep = mapped.notna()
-    genes = data[keep.to_numpy()].copy()
+    genes = data[keep.to_numpy()]  # boolean indexing already copies
     genes.index = normalise_symbols(mapped[keep])
     collapsed, removed = collapse_duplicates(genes, rule)
     return collapsed, {"probes": int(len(data)), "probes_with_symbol": int(keep.sum()),
