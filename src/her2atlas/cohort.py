@@ -641,8 +641,11 @@ def build_cohort(
     matrix, obs, raw_counts, replicates, notes = collapse_replicates(
         matrix, obs, manifest.get("replicates"), manifest_file=manifest_file, counts=raw_counts)
     warnings += notes
-    # called on the float32 values stored in X, so that the calls can be recomputed from it
-    obs, pam50_summary, notes = add_pam50_calls(obs, matrix.astype(np.float32), pam50)
+    # X is made once; PAM50 is called on a view of its float32 values (so that the calls can be
+    # recomputed from X) rather than on a second float32 copy of the matrix
+    x = matrix.T.to_numpy(dtype=np.float32)
+    as_stored = pd.DataFrame(x.T, index=matrix.index, columns=matrix.columns, copy=False)
+    obs, pam50_summary, notes = add_pam50_calls(obs, as_stored, pam50)
     warnings += notes
     counts = clinical.count_summary(obs)
     warnings += check_counts(counts, manifest.get("expected", {}), manifest_file=manifest_file,
@@ -673,7 +676,7 @@ def build_cohort(
         "warnings": warnings,
     }
     adata = ad.AnnData(
-        X=matrix.T.to_numpy(dtype=np.float32),
+        X=x,
         obs=_obs_for_h5ad(obs),
         var=pd.DataFrame(index=pd.Index(matrix.index.astype(str), name=None)),
     )
