@@ -195,6 +195,7 @@ def test_missing_gene_column_lists_all_columns_or_the_first_and_nearest(tmp_path
     assert "did you mean 'sample_id'?" in fix
     assert "the file has 3001 columns" in fix
     assert "'GENE8'" in fix and "'GENE9'" not in fix  # the first ten: sample_id, GENE0..GENE8
+    assert f"zcat -f '{wide}' | head -1" in fix  # how to list them all
 
 
 def test_to_log2_in_place_arithmetic_is_exact_and_leaves_the_input_alone():

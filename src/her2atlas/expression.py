@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import Her2AtlasError, did_you_mean, one_of
+from .tables import is_excel
 
 #: Units a manifest may declare, and how each becomes log2 (recorded in provenance).
 UNIT_RULES = {
@@ -56,8 +57,6 @@ def read_matrix(path: str | Path, *, orientation: str, gene_column: str | None,
     pandas.DataFrame
         Index = raw gene symbols, columns = sample ids, float64 values.
     """
-    from .tables import is_excel
-
     path = Path(path)
     options = {"delimiter": delimiter, "decimal": decimal, "sheet": sheet}
     _check_header(path, options)
@@ -135,7 +134,7 @@ def _read_via_strings(path: Path, *, orientation: str, gene_column: str | None,
         raise Her2AtlasError(
             f"column {key!r} not found", file=str(path), field="expression.gene_column",
             fix="set gene_column to the column that holds gene symbols / sample ids; "
-            + _columns_hint(key, frame.columns))
+            + _columns_hint(key, frame.columns, path))
     frame = frame.set_index(key)
     if orientation == "samples_by_genes":
         frame = frame.T
@@ -155,14 +154,16 @@ def _read_via_strings(path: Path, *, orientation: str, gene_column: str | None,
     return _finish(numeric)
 
 
-def _columns_hint(key: str, columns) -> str:
-    """Nearest columns, then every column; with thousands (gene or sample ids) the first few."""
+def _columns_hint(key: str, columns, path: Path) -> str:
+    """Nearest columns, then every column; with thousands (gene or sample ids) the first ten."""
     columns = [str(c) for c in columns]
     if len(columns) <= LIST_ALL_COLUMNS:
         return f"{did_you_mean(key, columns)}columns are: {one_of(columns)}"
+    where = ("the first row of the sheet" if is_excel(path)
+             else f"its header line: zcat -f '{path}' | head -1 | tr '\\t,;' '\\n\\n\\n'")
     return (f"{did_you_mean(key, columns)}the file has {len(columns)} columns, the first "
             f"{LIST_ALL_COLUMNS // 5}: {one_of(columns[:LIST_ALL_COLUMNS // 5])}; all of them "
-            "are in its header line (e.g. `zcat -f FILE | head -1`)")
+            f"are in {where}")
 
 
 def collapse_duplicates(frame: pd.DataFrame, rule: str, *,
