@@ -15,8 +15,9 @@ import numpy as np
 
 from . import stats
 
-BLOCK = 256
-"""Genes fitted together (bounds the memory of the genes × samples work arrays)."""
+BLOCK = 32
+"""Genes fitted together: small enough that the samples × genes work arrays stay in cache
+(32 was the fastest of 16–512 for 3,273 samples)."""
 
 
 def zscore_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -56,8 +56,8 @@ import pandas as pd
 from . import association as assoc
 from . import gene_fits as gf
 from . import model_specs as ms
-from . import stats
 from . import score_methods as km
+from . import stats
 from .clinical import as_float_array
 from .meta import pool
 from .signatures import Signature
