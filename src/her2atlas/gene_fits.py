@@ -11,9 +11,11 @@ those one by one with the single-gene code, which decides and words the fallback
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from . import stats
+from .score_methods import _NUMBA
 
 BLOCK = 32
 """Genes fitted together: small enough that the samples × genes work arrays stay in cache
@@ -103,7 +105,9 @@ class CoxRisk:
         for value in np.unique(labels):
             rows = np.flatnonzero(labels == value)
             order, block_end = stats._risk_sets(time[rows])
-            self.groups.append((rows[order], event[rows][order] == 1, block_end))
+            d = event[rows][order] == 1
+            # risk-set end of each event row, ascending (ties repeat)
+            self.groups.append((rows[order], d, block_end[d]))
         self.time = np.concatenate([time[r] for r, _, _ in self.groups])
         self.event = np.concatenate([e for _, e, _ in self.groups]).astype(float)
 
@@ -118,18 +122,41 @@ class CoxRisk:
     def pieces(self, blocks: list[np.ndarray], b: np.ndarray):
         """Log partial likelihood, score and information of ``Surv ~ z_g`` at slopes ``b``."""
         loglik, grad, info = (np.zeros(len(b)) for _ in range(3))
-        for x, (_, d, block_end) in zip(blocks, self.groups, strict=True):
+        for x, (_, d, ends) in zip(blocks, self.groups, strict=True):
             eta = x * b
             shift = eta.max(axis=0)
             r = np.exp(eta - shift)
-            s0 = np.cumsum(r, axis=0)[block_end][d]
-            s1 = np.cumsum(x * r, axis=0)[block_end][d]
-            s2 = np.cumsum(x * x * r, axis=0)[block_end][d]
+            s0, s1, s2 = _risk_sums(x, r, ends)
             loglik += _colsum(eta[d] - shift - np.log(s0))
             xbar = s1 / s0
             grad += _colsum(x[d] - xbar)
             info += _colsum(s2 / s0 - xbar * xbar)
         return loglik, grad, info
+
+
+@numba.njit(**_NUMBA)
+def _risk_sums(x: np.ndarray, r: np.ndarray,
+               ends: np.ndarray) -> tuple:  # pragma: no cover - compiled
+    """Risk-set sums Σ r, Σ x·r, Σ x²·r (samples × genes, sorted) at the rows ``ends``.
+
+    The running sums add one sample at a time, as ``np.cumsum`` does (same numbers), but
+    across the genes of a row at once, which ``np.cumsum`` down the samples does not do.
+    """
+    n, g = x.shape
+    m = len(ends)
+    s0, s1, s2 = np.empty((m, g)), np.empty((m, g)), np.empty((m, g))
+    c0, c1, c2 = np.zeros(g), np.zeros(g), np.zeros(g)
+    k = 0
+    for i in range(n):
+        for j in range(g):
+            xr = x[i, j] * r[i, j]
+            c0[j] += r[i, j]
+            c1[j] += xr
+            c2[j] += x[i, j] * x[i, j] * r[i, j]
+        while k < m and ends[k] == i:
+            s0[k], s1[k], s2[k] = c0, c1, c2
+            k += 1
+    return s0, s1, s2
 
 
 def _colsum(a: np.ndarray) -> np.ndarray:
@@ -190,15 +217,15 @@ def ph_many(Z: np.ndarray, risk: CoxRisk, beta: np.ndarray, *,
     g_all = g_all - g_all[risk.event == 1].mean()
     score, i00, i01, i11 = (np.zeros(len(Z)) for _ in range(4))
     offset = 0
-    for x, (rows, d, block_end) in zip(risk.split(Z), risk.groups, strict=True):
+    for x, (rows, d, ends) in zip(risk.split(Z), risk.groups, strict=True):
         g = g_all[offset:offset + len(rows)][d]
         offset += len(rows)
         x = x - _colsum(x) / len(x)  # centred per stratum, as event_moments does
         eta = x * beta
         r = np.exp(eta - eta.max(axis=0))
-        s0 = np.cumsum(r, axis=0)[block_end][d]
-        xbar = np.cumsum(x * r, axis=0)[block_end][d] / s0
-        var = np.cumsum(x * x * r, axis=0)[block_end][d] / s0 - xbar * xbar
+        s0, s1, s2 = _risk_sums(x, r, ends)
+        xbar = s1 / s0
+        var = s2 / s0 - xbar * xbar
         score += g @ (x[d] - xbar)
         i00 += _colsum(var)
         i01 += g @ var
