@@ -12,7 +12,10 @@ subgroups (:func:`her2atlas.strata.subgroups` with the cohort's design):
   ``firth_below_events``, ML failure) and the same ``min_events`` floor;
 * ``cox``: Surv(endpoint) ~ z(gene) (+ the same arm indicators and Cox strata), HR per SD.
 
-z is taken within each model's analysed samples, exactly as the score's z. Only these two
+z is taken within each model's analysed samples, exactly as the score's z. The genes of a
+subgroup without missing values are fitted together (:mod:`her2atlas.gene_fits`, the same
+Newton–Raphson iterations and numbers); genes with missing values, models with arm
+indicators, Firth rules and failed ML fits go through the single-gene code. Only these two
 models are fitted: no clinically or control-adjusted models, no AUC or log-rank rows and no
 score × trastuzumab interaction. A gene's rows do not depend on the signature, so each gene
 is fitted once per cohort and its rows are repeated for every signature it belongs to.
@@ -216,6 +219,19 @@ def _fast_cox_rows(X: np.ndarray, genes: list[str], survival: tuple, spec: ms.Mo
     return out
 
 
+def _gene_rows(done: dict[int, dict], common: np.ndarray, finite: np.ndarray,
+               specs: _SpecCache, one_gene) -> list[dict]:
+    """Rows in gene order: the fast path's where it has one, else ``one_gene(j, spec)``."""
+    rows = []
+    for j in range(finite.shape[1]):
+        m = common & finite[:, j]
+        if j in done:
+            rows.append(done[j])
+        elif m.sum() >= 2:
+            rows.append(one_gene(j, specs.get(m)))
+    return rows
+
+
 def _blocks(idx: np.ndarray) -> list[np.ndarray]:
     return [idx[i:i + gf.BLOCK] for i in range(0, len(idx), gf.BLOCK)]
 
@@ -264,13 +280,9 @@ def _subgroup_gene_rows(X: np.ndarray, genes: list[str], obs: pd.DataFrame, sub,
         done = (_fast_logistic_rows(X, genes, y, specs.get(common), finite[common].all(axis=0),
                                     base0, settings)
                 if fast and common.sum() >= 2 else {})
-        for j, gene in enumerate(genes):
-            m = common & finite[:, j]
-            if j in done:
-                rows.append(done[j])
-            elif m.sum() >= 2:
-                rows.append(_logistic_gene_row(X[:, j], y, specs.get(m), settings=settings,
-                                               base={**base0, "gene": gene, "endpoint": "pcr"}))
+        rows += _gene_rows(done, common, finite, specs, lambda j, spec: _logistic_gene_row(
+            X[:, j], y, spec, settings=settings,
+            base={**base0, "gene": genes[j], "endpoint": "pcr"}))
     for endpoint in endpoints.get("survival", []) or []:
         if f"{endpoint}_time" not in obs or f"{endpoint}_event" not in obs:
             continue
@@ -279,18 +291,14 @@ def _subgroup_gene_rows(X: np.ndarray, genes: list[str], obs: pd.DataFrame, sub,
         event = np.nan_to_num(e).astype(int)
         specs = _SpecCache("cox", f"Surv({endpoint})", arm_cols, suffix)
         common = mask & known
+        base_e = {**base0, "endpoint": endpoint}
         done = (_fast_cox_rows(X, genes, (t, event, strata), specs.get(common),
-                               finite[common].all(axis=0), {**base0, "endpoint": endpoint},
-                               settings)
+                               finite[common].all(axis=0), base_e, settings)
                 if fast and common.sum() >= 2 else {})
-        for j, gene in enumerate(genes):
-            m = common & finite[:, j]
-            if j in done:
-                rows.append(done[j])
-            elif m.sum() >= 2:
-                rows.append(assoc._cox_row(X[:, j], t, event, specs.get(m), strata,
-                                           base={**base0, "gene": gene, "endpoint": endpoint},
-                                           settings=settings))
+        rows += _gene_rows(done, common, finite, specs,
+                           lambda j, spec, t=t, ev=event, st=strata, b=base_e: assoc._cox_row(
+                               X[:, j], t, ev, spec, st, base={**b, "gene": genes[j]},
+                               settings=settings))
     for row in rows:
         notes = [row["note"] if isinstance(row["note"], str) else "", arm_note,
                  f"not pooled: a declared subset of {design.parent}, which this run pools"
