@@ -5,10 +5,12 @@ from __future__ import annotations
 import anndata as ad
 import numpy as np
 import pandas as pd
+import pytest
 
 from her2atlas import gene_fits as gf
 from her2atlas import genes as gx
 from her2atlas import stats
+from her2atlas.association import Settings
 from her2atlas.signatures import Signature
 
 
@@ -154,3 +156,31 @@ def test_fast_path_gives_the_per_gene_table(monkeypatch):
     os_rows = fast[(fast["endpoint"] == "os") & (fast["gene"] == "G7")]
     assert (os_rows["n"] < fast[(fast["endpoint"] == "os") & (fast["gene"] == "G6")]["n"].max()
             ).all()
+
+
+@pytest.mark.parametrize("settings", [
+    Settings(strata=["er_status"], horizon_months=60.0, ph_transform="km"),
+    Settings(firth="never"),
+    Settings(firth="always"),
+    Settings(firth_below_events=200, min_events=3),
+])
+def test_fast_path_equals_per_gene_under_other_settings(settings):
+    adata = _cohort(n=200, seed=8)
+    kw = {"cohort": "c", "design": "mixed", "settings": settings,
+          "endpoints": {"response": "pcr", "survival": ["os", "rfs"]}}
+    fast = gx.gene_effects_cohort(adata, SIGS, **kw)
+    slow = gx.gene_effects_cohort(adata, SIGS, fast=False, **kw)
+    pd.testing.assert_frame_equal(fast, slow, check_exact=False, rtol=1e-10, atol=0)
+    assert fast["effect"].notna().any()
+
+
+def test_fast_path_equals_per_gene_with_arm_indicators():
+    adata = _cohort(n=180, seed=9)
+    adata.obs["arm"] = np.array(["TH", "TL", "THL"])[np.arange(180) % 3]
+    adata.obs["trastuzumab"] = pd.array(adata.obs["arm"] != "TL", dtype="boolean")
+    kw = {"cohort": "c", "design": "multi_arm_anti_her2",
+          "endpoints": {"response": "pcr", "survival": ["os"]}}
+    fast = gx.gene_effects_cohort(adata, SIGS, **kw)
+    slow = gx.gene_effects_cohort(adata, SIGS, fast=False, **kw)
+    pd.testing.assert_frame_equal(fast, slow, check_exact=False, rtol=1e-10, atol=0)
+    assert fast["formula"].str.contains("arm").any()
