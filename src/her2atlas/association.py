@@ -130,6 +130,13 @@ def _logistic_row(X: np.ndarray, y: np.ndarray, j: int, *, base: dict, settings:
                   effect_type: str, direction, binary_column: int | None = None) -> dict:
     """Fit ``y ~ X`` and report coefficient ``j`` as an OR row (or the reason it failed)."""
     fit, estimator = fit_logistic(X, y, settings, binary_column=binary_column)
+    return logistic_fit_row(fit, estimator, j, base=base, effect_type=effect_type,
+                            direction=direction)
+
+
+def logistic_fit_row(fit: stats.Fit, estimator: str, j: int, *, base: dict, effect_type: str,
+                     direction) -> dict:
+    """The OR row of a fitted logistic model for coefficient ``j`` (or why it failed)."""
     if not fit.converged:
         return _row(**{**base, "estimator": estimator, "effect_type": effect_type,
                        "note": "; ".join(filter(None, [f"not fitted: {fit.note}",
@@ -212,8 +219,14 @@ def _cox_row(score, time, event, spec, strata, *, base, settings) -> dict:
     if not fit.converged:
         return _row(**{**row_base, "note": f"not fitted: {fit.note}"}, estimator="Cox PL",
                     effect_type="HR per SD")
-    b, lo, hi, p = fit.wald(0)
     _, ph_p = stats.ph_test(fit, 0, transform=settings.ph_transform)
+    return cox_fit_row(fit, ph_p, row_base=row_base, spec=spec, settings=settings)
+
+
+def cox_fit_row(fit: stats.Fit, ph_p: float, *, row_base: dict, spec: ms.ModelSpec,
+                settings: Settings) -> dict:
+    """The HR-per-SD row of a converged Cox fit (coefficient 0) with its PH-test p."""
+    b, lo, hi, p = fit.wald(0)
     flag = bool(np.isfinite(ph_p) and ph_p < settings.ph_alpha)
     note = "; ".join(filter(None, [spec.note, "proportional hazards doubtful (cox.zph "
                                    "score test)" if flag else ""]))

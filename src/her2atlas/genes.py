@@ -12,7 +12,10 @@ subgroups (:func:`her2atlas.strata.subgroups` with the cohort's design):
   ``firth_below_events``, ML failure) and the same ``min_events`` floor;
 * ``cox``: Surv(endpoint) ~ z(gene) (+ the same arm indicators and Cox strata), HR per SD.
 
-z is taken within each model's analysed samples, exactly as the score's z. Only these two
+z is taken within each model's analysed samples, exactly as the score's z. The genes of a
+subgroup without missing values are fitted together (:mod:`her2atlas.gene_fits`, the same
+Newton–Raphson iterations and numbers); genes with missing values, models with arm
+indicators, Firth rules and failed ML fits go through the single-gene code. Only these two
 models are fitted: no clinically or control-adjusted models, no AUC or log-rank rows and no
 score × trastuzumab interaction. A gene's rows do not depend on the signature, so each gene
 is fitted once per cohort and its rows are repeated for every signature it belongs to.
@@ -54,8 +57,10 @@ import numpy as np
 import pandas as pd
 
 from . import association as assoc
+from . import gene_fits as gf
 from . import model_specs as ms
 from . import score_methods as km
+from . import stats
 from .clinical import as_float_array
 from .meta import pool
 from .signatures import Signature
@@ -160,6 +165,77 @@ def _logistic_gene_row(x_all: np.ndarray, y_all: np.ndarray, spec: ms.ModelSpec,
                                effect_type="OR per SD", direction=assoc._direction_pcr)
 
 
+def _fast_logistic_rows(X: np.ndarray, genes: list[str], y_all: np.ndarray,
+                        spec: ms.ModelSpec, eligible: np.ndarray, base0: dict,
+                        settings: assoc.Settings) -> dict[int, dict]:
+    """ML ``logistic`` rows of the eligible genes fitted together ({gene index: row}).
+
+    Only where :func:`her2atlas.association.fit_logistic` would fit ML (no Firth rule applies)
+    and the model has no arm indicators; genes whose ML fit fails are left to the caller.
+    """
+    y = y_all[spec.mask].astype(int)
+    n, events = len(y), int(y.sum())
+    smallest = min(events, n - events)
+    firth_first = settings.firth == "always" or (settings.firth == "auto"
+                                                 and smallest < settings.firth_below_events)
+    if spec.reason or spec.columns.shape[1] or smallest < settings.min_events or firth_first:
+        return {}
+    out = {}
+    for block in _blocks(np.flatnonzero(eligible)):
+        Z, sd_ok = gf.zscore_rows(X[np.ix_(spec.mask, block)].T)
+        beta, se, ok = gf.logistic_many(Z, y)
+        for k in np.flatnonzero(ok & sd_ok):
+            j = int(block[k])
+            row_base = assoc._spec_base({**base0, "gene": genes[j], "endpoint": "pcr"}, spec,
+                                        events, n)
+            fit = stats.Fit(beta[k], se[k], True, 0)
+            out[j] = assoc.logistic_fit_row(fit, "ML", 1, base=row_base, effect_type="OR per SD",
+                                            direction=assoc._direction_pcr)
+    return out
+
+
+def _fast_cox_rows(X: np.ndarray, genes: list[str], survival: tuple, spec: ms.ModelSpec,
+                   eligible: np.ndarray, base0: dict,
+                   settings: assoc.Settings) -> dict[int, dict]:
+    """``cox`` rows of the eligible genes fitted together ({gene index: row}); see above."""
+    time, event, strata = survival
+    m = spec.mask
+    n, events = int(m.sum()), int(event[m].sum())
+    if spec.reason or spec.columns.shape[1] or events < settings.min_events:
+        return {}
+    risk = gf.CoxRisk(time[m], event[m], None if strata is None else strata[m])
+    out = {}
+    for block in _blocks(np.flatnonzero(eligible)):
+        Z, sd_ok = gf.zscore_rows(X[np.ix_(m, block)].T)
+        beta, se, ok = gf.cox_many(Z, risk)
+        ok &= sd_ok
+        ph_p = gf.ph_many(Z[ok], risk, beta[ok], transform=settings.ph_transform)
+        for k, p in zip(np.flatnonzero(ok), ph_p, strict=True):
+            j = int(block[k])
+            row_base = assoc._spec_base({**base0, "gene": genes[j]}, spec, events, n)
+            fit = stats.Fit(np.array([beta[k]]), np.array([se[k]]), True, 0)
+            out[j] = assoc.cox_fit_row(fit, float(p), row_base=row_base, spec=spec,
+                                       settings=settings)
+    return out
+
+
+def _gene_rows(done: dict[int, dict], common: np.ndarray, finite: np.ndarray,
+               specs: _SpecCache, one_gene) -> list[dict]:
+    """Rows in gene order: the fast path's where it has one, else ``one_gene(j, spec)``."""
+    rows = []
+    for j in range(finite.shape[1]):
+        m = common & finite[:, j]
+        if j in done:
+            rows.append(done[j])
+        elif m.sum() >= 2:
+            rows.append(one_gene(j, specs.get(m)))
+    return rows
+
+
+def _blocks(idx: np.ndarray) -> list[np.ndarray]:
+    return [idx[i:i + gf.BLOCK] for i in range(0, len(idx), gf.BLOCK)]
+
+
 class _SpecCache:
     """Model specs keyed by the analysed-sample mask (genes without NA share one)."""
 
@@ -178,8 +254,12 @@ class _SpecCache:
 
 def _subgroup_gene_rows(X: np.ndarray, genes: list[str], obs: pd.DataFrame, sub, *,
                         cohort: str, design: CohortDesign, endpoints: dict,
-                        settings: assoc.Settings) -> list[dict]:
-    """Per-gene logistic and Cox rows of one analysed subgroup (one row per gene × endpoint)."""
+                        settings: assoc.Settings, fast: bool = True) -> list[dict]:
+    """Per-gene logistic and Cox rows of one analysed subgroup (one row per gene × endpoint).
+
+    ``fast``: fit the genes without missing values together (:mod:`her2atlas.gene_fits`);
+    genes those fits cannot settle (Firth, failures, missing values) go one by one.
+    """
     mask = np.asarray(sub.mask, bool)
     arm_cols: list[ms.Covariate] = []
     arm_note = ""
@@ -196,11 +276,13 @@ def _subgroup_gene_rows(X: np.ndarray, genes: list[str], obs: pd.DataFrame, sub,
     if endpoints.get("response") == "pcr" and "pcr" in obs:
         y = as_float_array(obs["pcr"])
         specs = _SpecCache("logistic", "pcr", arm_cols, "")
-        for j, gene in enumerate(genes):
-            m = mask & np.isfinite(y) & finite[:, j]
-            if m.sum() >= 2:
-                rows.append(_logistic_gene_row(X[:, j], y, specs.get(m), settings=settings,
-                                               base={**base0, "gene": gene, "endpoint": "pcr"}))
+        common = mask & np.isfinite(y)
+        done = (_fast_logistic_rows(X, genes, y, specs.get(common), finite[common].all(axis=0),
+                                    base0, settings)
+                if fast and common.sum() >= 2 else {})
+        rows += _gene_rows(done, common, finite, specs, lambda j, spec: _logistic_gene_row(
+            X[:, j], y, spec, settings=settings,
+            base={**base0, "gene": genes[j], "endpoint": "pcr"}))
     for endpoint in endpoints.get("survival", []) or []:
         if f"{endpoint}_time" not in obs or f"{endpoint}_event" not in obs:
             continue
@@ -208,12 +290,15 @@ def _subgroup_gene_rows(X: np.ndarray, genes: list[str], obs: pd.DataFrame, sub,
         known = np.isfinite(t) & np.isfinite(e) & (strata != "" if strata is not None else True)
         event = np.nan_to_num(e).astype(int)
         specs = _SpecCache("cox", f"Surv({endpoint})", arm_cols, suffix)
-        for j, gene in enumerate(genes):
-            m = mask & known & finite[:, j]
-            if m.sum() >= 2:
-                rows.append(assoc._cox_row(X[:, j], t, event, specs.get(m), strata,
-                                           base={**base0, "gene": gene, "endpoint": endpoint},
-                                           settings=settings))
+        common = mask & known
+        base_e = {**base0, "endpoint": endpoint}
+        done = (_fast_cox_rows(X, genes, (t, event, strata), specs.get(common),
+                               finite[common].all(axis=0), base_e, settings)
+                if fast and common.sum() >= 2 else {})
+        rows += _gene_rows(done, common, finite, specs,
+                           lambda j, spec, t=t, ev=event, st=strata, b=base_e: assoc._cox_row(
+                               X[:, j], t, ev, spec, st, base={**b, "gene": genes[j]},
+                               settings=settings))
     for row in rows:
         notes = [row["note"] if isinstance(row["note"], str) else "", arm_note,
                  f"not pooled: a declared subset of {design.parent}, which this run pools"
@@ -238,7 +323,7 @@ def gene_effects_cohort(adata, signatures: list[Signature], *, cohort: str,
                         design: str | CohortDesign, endpoints: dict,
                         settings: assoc.Settings | None = None,
                         roles: tuple[str, ...] = HYPOTHESIS_ROLES,
-                        max_weight_genes: int | None = 500) -> pd.DataFrame:
+                        max_weight_genes: int | None = 500, fast: bool = True) -> pd.DataFrame:
     """Per-gene unadjusted logistic (pCR) and Cox (survival) rows of one cohort.
 
     Parameters
@@ -258,6 +343,9 @@ def gene_effects_cohort(adata, signatures: list[Signature], *, cohort: str,
         unadjusted models are fitted whatever ``adjust_for``/``adjust_controls`` say.
     roles, max_weight_genes
         See :func:`signature_members`.
+    fast
+        Fit the genes of a subgroup together where the single-gene code would fit plain ML
+        (:mod:`her2atlas.gene_fits`; same numbers). False: every gene one by one.
 
     Returns
     -------
@@ -277,7 +365,7 @@ def gene_effects_cohort(adata, signatures: list[Signature], *, cohort: str,
     rows: list[dict] = []
     for sub in subgroups(obs, design):
         rows += _subgroup_gene_rows(X, genes, obs, sub, cohort=cohort, design=design,
-                                    endpoints=endpoints, settings=settings)
+                                    endpoints=endpoints, settings=settings, fast=fast)
     if not rows:
         return pd.DataFrame(columns=COHORT_COLUMNS)
     per_gene = pd.DataFrame(rows).drop(columns=["signature"], errors="ignore")
