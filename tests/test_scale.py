@@ -39,8 +39,12 @@ def test_shape_without_expected_counts_uses_the_documented_numbers_and_says_so()
     assert metabric.survival == ["os", "dss"] and metabric.pam50
     assert metabric.notes[0].startswith("samples: about 1,900")
     tcga = scale.shape_from_manifest(_manifest("tcga_brca_pancan"))
-    assert (tcga.her2_frac, tcga.units) == (None, "tpm")
-    assert "no HER2 status mapped (as in the manifest)" in tcga.notes
+    # HER2 comes from the legacy clinical table (manifest field with a fallback); the share
+    # is the mirror's IHC-positive count, 164 of 1,090 patients (TCGA-BRCA PROVENANCE.md)
+    assert (tcga.her2_frac, tcga.units) == (164 / 1090, "tpm")
+    assert tcga.notes[0].startswith("samples: PanCancer Atlas BRCA mRNA samples")
+    no_her2 = {**_manifest("gse37946"), "clinical": {"fields": {}}}
+    assert scale.shape_from_manifest(no_her2).her2_frac is None
     scanb = scale.shape_from_manifest(_manifest("scanb_gse96058"))
     assert (scanb.samples, scanb.genes, scanb.units) == (3273, 30865, "log2_fpkm")
     doc = {**_manifest("gse37946"), "id": "unknown_cohort", "expected": {}}

@@ -47,8 +47,11 @@ DOCUMENTED = {
     "metabric": {"samples": 1904, "her2_frac": 247 / 1980,
                  "source": "about 1,900 samples with expression (issue #13; the "
                  "manifest asserts none); HER2+ fraction from expected_clinical 247 of 1,980"},
-    "tcga_brca_pancan": {"samples": 1082, "source": "PanCancer Atlas BRCA mRNA samples "
-                         "(approximate; the manifest asserts none)"},
+    "tcga_brca_pancan": {"samples": 1082, "her2_frac": 164 / 1090,
+                         "source": "PanCancer Atlas BRCA mRNA samples (approximate; the "
+                         "manifest asserts none); HER2+ fraction IHC-positive patients in the "
+                         "mirror's TCGA-BRCA labels (164 of 1,090; ISH calls of IHC 2+ not "
+                         "counted)"},
     "scanb_gse96058": {"samples": 3273, "her2_frac": 42 / 400,
                        "source": "3,273 tumours (manifest title); HER2+ fraction of the "
                        "400-sample offline subset (42 of 400); the 136 technical replicates "
