@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 
 
 import anndata as ad
+import numpy as np
 import pandas as pd
 
 from her2atlas.association import Settings
@@ -46,7 +47,8 @@ with from_snakemake(snakemake) as log:
         edges = leading_edge_cohort(
             adata, catalogue, cohort=cohort, design=design, methods=params.methods,
             scores=pd.read_csv(snakemake.input.scores, sep="\t"), alpha=params.alpha,
-            gsva_kernel=params.gsva_kernel)
+            gsva_kernel=params.gsva_kernel,
+            gsva_density=np.load(snakemake.input.gsva_density, mmap_mode="r"))
         log.info("%d leading-edge rows", len(edges))
         write_tsv(snakemake.output.effects, effects)
         write_tsv(snakemake.output.leading_edge, edges)

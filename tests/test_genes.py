@@ -318,3 +318,29 @@ def test_demo_run_writes_gene_tables(demo_run):
         assert (demo_run / f"results/demo/genes/cohorts/{cohort}.tsv").stat().st_size > 0
         edge = pd.read_csv(demo_run / f"results/demo/genes/leading_edge/{cohort}.tsv", sep="\t")
         assert list(edge.columns) == gx.LEADING_EDGE_COLUMNS and len(edge)
+
+
+def test_leading_edges_reuse_the_score_steps_gsva_density():
+    from her2atlas.scoring import score_cohort_qc
+
+    adata = _cohort(n=60)
+    adata.uns["provenance"] = {"cohort": "c"}
+    shared: dict = {}
+    score_cohort_qc(adata, SIGS, methods=["gsva"], min_coverage=0.0, min_genes=1,
+                    shared=shared)
+    density = shared["gsva_density"]
+    X = np.asarray(adata.X, float)
+    np.testing.assert_array_equal(density, km.gsva_density(X, kernel="gaussian"))
+    fresh = gx.leading_edge_cohort(adata, SIGS, cohort="c", design="trastuzumab_treated",
+                                   methods=["gsva"])
+    reused = gx.leading_edge_cohort(adata, SIGS, cohort="c", design="trastuzumab_treated",
+                                    methods=["gsva"], gsva_density=density)
+    pd.testing.assert_frame_equal(reused, fresh)
+    # the passed density is what the walks read: a reversed one moves the leading edges
+    flipped = gx.leading_edge_cohort(adata, SIGS, cohort="c", design="trastuzumab_treated",
+                                     methods=["gsva"], gsva_density=-density)
+    assert not flipped["fraction_in_leading_edge"].equals(fresh["fraction_in_leading_edge"])
+    # a density of another shape (e.g. the empty file written without GSVA) is not used
+    other = gx.leading_edge_cohort(adata, SIGS, cohort="c", design="trastuzumab_treated",
+                                   methods=["gsva"], gsva_density=np.empty((0, 0)))
+    pd.testing.assert_frame_equal(other, fresh)

@@ -647,7 +647,8 @@ def leading_edge_cohort(adata, signatures: list[Signature], *, cohort: str,
                         design: str | CohortDesign, methods: list[str],
                         scores: pd.DataFrame | None = None, alpha: float = 0.25,
                         gsva_kernel: str = "auto",
-                        roles: tuple[str, ...] = HYPOTHESIS_ROLES) -> pd.DataFrame:
+                        roles: tuple[str, ...] = HYPOTHESIS_ROLES,
+                        gsva_density: np.ndarray | None = None) -> pd.DataFrame:
     """How often each gene of a hypothesis set is in the ssGSEA/GSVA leading edge.
 
     Parameters
@@ -667,6 +668,10 @@ def leading_edge_cohort(adata, signatures: list[Signature], *, cohort: str,
         ssGSEA weight and GSVA kernel, as configured for scoring.
     roles
         Catalogue roles analysed.
+    gsva_density
+        The score step's GSVA density of this cohort (samples × non-constant genes,
+        :func:`her2atlas.scoring.score_matrix` ``shared``): reused instead of running the
+        kernel again. Ignored (and computed here) when its shape does not match.
 
     Returns
     -------
@@ -682,6 +687,9 @@ def leading_edge_cohort(adata, signatures: list[Signature], *, cohort: str,
     counts = (np.asarray(adata.layers["counts"], dtype=float)[:, complete]
               if "counts" in getattr(adata, "layers", {}) else None)
     prep = _Prepared(X[:, complete], counts, gsva_kernel)
+    if (gsva_density is not None and "gsva" in used
+            and gsva_density.shape == (X.shape[0], int(prep.get("gsva_keep").sum()))):
+        prep._cache["gsva"] = gsva_density  # the same kernel on the same matrix: reuse it
     keep_rows = analysed_samples(adata.obs, design)
     sets = [s for s in signatures if s.role in roles and s.weights is None]
     rows = []

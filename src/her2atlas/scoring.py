@@ -149,12 +149,15 @@ def _set_scores(method: str, prep: _Prepared, sets: list[np.ndarray],
 
 def score_matrix(X: np.ndarray, genes: pd.Index, signatures: list[Signature], *,
                  methods: list[str], alpha: float = 0.25, counts: np.ndarray | None = None,
-                 gsva_kernel: str = "auto") -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+                 gsva_kernel: str = "auto", shared: dict | None = None,
+                 ) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
     """Scores (and dispersions) of every method for set signatures fully present in ``genes``.
 
     GSVA runs on the genes that are not constant across samples (:func:`gsva_input` decides
     the matrix); ``combined_z`` columns of sets it does not apply to
-    (:func:`combined_z_reason`) are NaN.
+    (:func:`combined_z_reason`) are NaN. When ``shared`` is a dict and GSVA ran, the GSVA
+    density (samples × non-constant genes) is put under ``shared["gsva_density"]`` so the
+    leading-edge step can reuse it instead of computing the kernel again.
 
     Returns
     -------
@@ -189,6 +192,8 @@ def score_matrix(X: np.ndarray, genes: pd.Index, signatures: list[Signature], *,
             if dispersion is not None:
                 dispersion[:, has_down] += d_disp
         out[method] = (scores, dispersion)
+    if shared is not None and "gsva" in prep._cache:
+        shared["gsva_density"] = prep._cache["gsva"]
     return out
 
 
@@ -287,6 +292,7 @@ def score_cohort_qc(
     min_genes: int = 3,
     alpha: float = 0.25,
     gsva_kernel: str = "auto",
+    shared: dict | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Score every signature in one cohort.
 
@@ -309,6 +315,8 @@ def score_cohort_qc(
     gsva_kernel
         ``auto`` (Poisson on raw counts when the cohort has them, else Gaussian), ``gaussian``
         or ``poisson``.
+    shared
+        Optional dict that receives ``gsva_density`` when GSVA ran (see :func:`score_matrix`).
 
     Returns
     -------
@@ -331,7 +339,7 @@ def score_cohort_qc(
     ok = dict(zip(cov["signature"], cov["scored"], strict=True))
     gene_sets = [_present(s, present) for s in signatures if s.weights is None and ok[s.name]]
     results = score_matrix(X, genes, gene_sets, methods=methods, alpha=alpha, counts=counts,
-                           gsva_kernel=gsva_kernel) if gene_sets else {}
+                           gsva_kernel=gsva_kernel, shared=shared) if gene_sets else {}
     qc: dict = {"cohort": cohort, "gsva": None, "combined_z": None}
     gsva_sizes: dict[str, tuple[int, str]] = {}
     if "gsva" in methods:

@@ -18,6 +18,7 @@ rule genes_cohort:
         cohort=f"{RESULTS}/cohorts/{{cohort}}.h5ad",
         catalogue=f"{RESULTS}/signatures/catalogue.tsv",
         scores=f"{RESULTS}/scores/{{cohort}}.tsv",
+        gsva_density=f"{RESULTS}/scores/{{cohort}}.gsva_density.npy",
     output:
         effects=f"{RESULTS}/genes/cohorts/{{cohort}}.tsv",
         leading_edge=f"{RESULTS}/genes/leading_edge/{{cohort}}.tsv",

@@ -38,6 +38,8 @@ rule score:
         concordance=f"{RESULTS}/scores/{{cohort}}.concordance.tsv",
         # scoring QC: genes GSVA dropped as constant, sets combined_z was produced for
         qc=f"{RESULTS}/scores/{{cohort}}.json",
+        # GSVA density, reused by genes_cohort's leading edges (removed once that has run)
+        gsva_density=temp(f"{RESULTS}/scores/{{cohort}}.gsva_density.npy"),
     params:
         methods=config["scoring"]["methods"],
         alpha=config["scoring"].get("ssgsea_alpha", 0.25),
