@@ -80,6 +80,19 @@ def prepare(root: Path, fraction: float, workers: int = 2) -> list:
     return shapes
 
 
+def _portable(argv: list[str]) -> list[str]:
+    """The arguments without ``--keep DIR`` (a machine's scratch path, not part of the recipe)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--keep":
+            skip = True
+        elif not arg.startswith("--keep="):
+            out.append(arg)
+    return out
+
+
 # Runs one command and prints the CPU seconds and peak RSS (KiB) of it and all its children.
 _LAUNCHER = (
     "import resource, subprocess, sys; "
@@ -296,7 +309,7 @@ def main(args) -> None:
             print("\n".join(totals_table(results[-1:]) + [""] + rules_table(results[-1])) + "\n",
                   flush=True)
         load_after = _load()
-        command = "python benchmarks/pipeline.py " + " ".join(sys.argv[1:])
+        command = "python benchmarks/pipeline.py " + " ".join(_portable(sys.argv[1:]))
         text = section(shapes, results, args.scale, (load_before, load_after), command)
         print(text)
         if args.write_readme:
