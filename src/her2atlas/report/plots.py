@@ -153,18 +153,24 @@ def _forest_rows(per_cohort: pd.DataFrame, signature: str, pooled: pd.DataFrame,
                       & per_cohort["pooled"].astype(bool)]
 
 
-def forest_figures(store: FigureStore, signature: str, per_cohort: pd.DataFrame,
-                   meta: pd.DataFrame) -> list[dict]:
-    """Forest plots of one signature: one per evidence stratum, endpoint family and model."""
+def forest_groups(signature: str, per_cohort: pd.DataFrame, meta: pd.DataFrame):
+    """Per evidence stratum, endpoint family and model of a signature (forest models only):
+    ``(family, model, pooled rows, per-cohort rows)``, skipping groups without cohort rows."""
     if per_cohort.empty or meta.empty:
-        return []
+        return
     meta = meta[(meta["signature"] == signature) & meta["model"].isin(FOREST_MODELS)]
-    out = []
     for (question, era, family, model), pooled in meta.groupby(
             ["question", "era", "endpoint", "model"], sort=False):
         rows = _forest_rows(per_cohort, signature, pooled, question, era, model, family)
-        if rows.empty:
-            continue
+        if not rows.empty:
+            yield family, model, pooled, rows
+
+
+def forest_figures(store: FigureStore, signature: str, per_cohort: pd.DataFrame,
+                   meta: pd.DataFrame) -> list[dict]:
+    """Forest plots of one signature: one per evidence stratum, endpoint family and model."""
+    out = []
+    for family, _model, pooled, rows in forest_groups(signature, per_cohort, meta):
         label = f"{pooled['effect_type'].iloc[0]} ({family})"
         stratum = pooled["stratum"].iloc[0]
         legend = interval_label(pooled)

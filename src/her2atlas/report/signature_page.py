@@ -7,7 +7,7 @@ import pandas as pd
 
 from .data import ReportData
 from .figure_store import FigureStore
-from .plots import FOREST_MODELS, forest_figures, gene_section
+from .plots import forest_figures, forest_groups, gene_section
 from .tables import Table, effect_ci, fmt, meta_view, results_view, to_table
 
 
@@ -39,20 +39,8 @@ def method_grid(rows: pd.DataFrame, pooled: pd.DataFrame, cohorts: list[str]) ->
 def grids(signature: str, per_cohort: pd.DataFrame, meta: pd.DataFrame,
           cohorts: list[str]) -> list[dict]:
     """One grid per stratum, endpoint family and model (as the forest plots)."""
-    if per_cohort.empty or meta.empty:
-        return []
-    mine = meta[(meta["signature"] == signature) & meta["model"].isin(FOREST_MODELS)]
     out = []
-    for (question, era, family, model), pooled in mine.groupby(
-            ["question", "era", "endpoint", "model"], sort=False):
-        endpoints = {e for t in pooled["endpoints"].astype(str) for e in t.split(",") if e}
-        rows = per_cohort[(per_cohort["signature"] == signature)
-                          & (per_cohort["question"] == question) & (per_cohort["era"] == era)
-                          & (per_cohort["model"] == model)
-                          & per_cohort["endpoint"].isin(endpoints or {family})
-                          & per_cohort["pooled"].astype(bool)]
-        if rows.empty:
-            continue
+    for family, model, pooled, rows in forest_groups(signature, per_cohort, meta):
         out.append({"title": f"{pooled['effect_type'].iloc[0]} ({family}), "
                              f"{pooled['stratum'].iloc[0]}, {model}",
                     "table": method_grid(rows, pooled, cohorts)})
